@@ -1,0 +1,13 @@
+"""skrpf: randomized prior function ensembles as scikit-learn estimators.
+
+The main entry point is :class:`RandomizedPriorRegressor`; :class:`MLP` is its
+default network factory, :class:`SinePrior` an example of a fixed prior, and
+:mod:`skrpf.resamplers` holds the bootstrap schemes.
+"""
+
+from ._regressor import RandomizedPriorRegressor
+from .networks import MLP, FixedFunctionPrior, SinePrior
+
+__version__ = "0.1.0"
+
+__all__ = ["RandomizedPriorRegressor", "MLP", "SinePrior", "FixedFunctionPrior", "__version__"]

@@ -1,0 +1,283 @@
+"""Vectorized stacks of K networks and the randomized-prior ensemble module.
+
+Training K small networks one after the other wastes the hardware: each step
+is too small to keep it busy and pays Python's overhead K times. Here the K
+members live in one module whose parameters carry a leading member axis, so
+one forward, one backward and one optimizer step serve all of them.
+
+Two vectorization strategies, chosen by :func:`stack_modules`:
+
+* :class:`BatchedSequential` -- ``nn.Sequential`` stacks of ``nn.Linear`` and
+  parameter-free elementwise activations (the default :class:`~skrpf.MLP`)
+  become batched matrix products (``baddbmm``) on ``(K, in, out)`` weights.
+* :class:`VmapStack` -- any other module is run through
+  :func:`torch.func.functional_call` under :func:`torch.func.vmap` over
+  parameters stacked by :func:`torch.func.stack_module_state`.
+
+Parameter-free modules (fixed-function priors such as
+:class:`~skrpf.SinePrior`) are simply evaluated one by one
+(:class:`LoopStack`): they are cheap and have nothing to stack.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+from torch.func import functional_call, stack_module_state, vmap
+
+_ELEMENTWISE = (
+    nn.SELU,
+    nn.ReLU,
+    nn.Tanh,
+    nn.GELU,
+    nn.SiLU,
+    nn.ELU,
+    nn.LeakyReLU,
+    nn.Sigmoid,
+    nn.Softplus,
+    nn.Identity,
+)
+
+
+def _register(module: nn.Module, name: str, tensor: torch.Tensor, trainable: bool) -> None:
+    # Frozen tensors are buffers: they follow .to(device) and state_dict, but
+    # never reach the optimizer or the weight-decay penalty.
+    if trainable:
+        module.register_parameter(name, nn.Parameter(tensor.detach().clone()))
+    else:
+        module.register_buffer(name, tensor.detach().clone())
+
+
+def _is_plain_mlp(module: nn.Module) -> bool:
+    if not isinstance(module, nn.Sequential) or len(module) == 0:
+        return False
+    if not isinstance(module[0], nn.Linear):
+        return False
+    return all(isinstance(layer, nn.Linear) or type(layer) in _ELEMENTWISE for layer in module)
+
+
+class BatchedSequential(nn.Module):
+    """K copies of a ``Linear``/activation ``nn.Sequential`` as batched weights.
+
+    Parameters
+    ----------
+    members : list of torch.nn.Sequential
+        Networks of identical structure; their current weights are copied.
+    trainable : bool
+        Register the stacked weights as parameters (True) or frozen buffers.
+    """
+
+    def __init__(self, members: list[nn.Module], trainable: bool):
+        super().__init__()
+        self.n_members = len(members)
+        # Activations are stateless, so one shared instance per position serves
+        # every member; Linear positions are marked with None.
+        self.activations: list[nn.Module | None] = []
+        for position, layer in enumerate(members[0]):
+            if isinstance(layer, nn.Linear):
+                # (K, in, out): x @ W^T for every member at once.
+                weight = torch.stack([m[position].weight.t() for m in members])
+                _register(self, f"weight_{position}", weight, trainable)
+                if layer.bias is not None:
+                    bias = torch.stack([m[position].bias for m in members]).unsqueeze(1)
+                    _register(self, f"bias_{position}", bias, trainable)
+                self.activations.append(None)
+            else:
+                self.activations.append(copy.deepcopy(layer))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map ``x`` of shape (batch, in) to (K, batch, out)."""
+        z = x.unsqueeze(0).expand(self.n_members, -1, -1)
+        for position, activation in enumerate(self.activations):
+            if activation is not None:
+                z = activation(z)
+                continue
+            weight = getattr(self, f"weight_{position}")
+            bias = getattr(self, f"bias_{position}", None)
+            z = torch.bmm(z, weight) if bias is None else torch.baddbmm(bias, z, weight)
+        return z
+
+    def unstack(self, index: int, template: nn.Module) -> nn.Module:
+        """Return member ``index`` as a standalone copy of ``template``."""
+        member = copy.deepcopy(template)
+        with torch.no_grad():
+            for position, layer in enumerate(member):
+                if isinstance(layer, nn.Linear):
+                    layer.weight.copy_(getattr(self, f"weight_{position}")[index].t())
+                    if layer.bias is not None:
+                        layer.bias.copy_(getattr(self, f"bias_{position}")[index, 0])
+        return member
+
+
+class VmapStack(nn.Module):
+    """K copies of an arbitrary module, run with ``torch.func.vmap``.
+
+    Parameters
+    ----------
+    members : list of torch.nn.Module
+        Modules of identical structure; their current state is copied.
+    trainable : bool
+        Register the stacked parameters as parameters (True) or frozen buffers.
+    """
+
+    def __init__(self, members: list[nn.Module], trainable: bool):
+        super().__init__()
+        self.n_members = len(members)
+        params, buffers = stack_module_state(members)
+        self._param_names = list(params)
+        self._buffer_names = list(buffers)
+        for i, name in enumerate(self._param_names):
+            _register(self, f"param_{i}", params[name], trainable)
+        for i, name in enumerate(self._buffer_names):
+            self.register_buffer(f"buffer_{i}", buffers[name].detach().clone())
+        # The template only supplies the code of forward; functional_call
+        # substitutes every tensor, so it is kept out of the module tree.
+        self._template = [copy.deepcopy(members[0])]
+
+    def _state(self) -> tuple[dict, dict]:
+        params = {n: getattr(self, f"param_{i}") for i, n in enumerate(self._param_names)}
+        buffers = {n: getattr(self, f"buffer_{i}") for i, n in enumerate(self._buffer_names)}
+        return params, buffers
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map ``x`` of shape (batch, in) to (K, batch, out)."""
+        template = self._template[0]
+        template.train(self.training)
+
+        def call_one(params, buffers, inputs):
+            return functional_call(template, (params, buffers), (inputs,))
+
+        params, buffers = self._state()
+        return vmap(call_one, in_dims=(0, 0, None), randomness="different")(params, buffers, x)
+
+    def unstack(self, index: int, template: nn.Module) -> nn.Module:
+        """Return member ``index`` as a standalone copy of ``template``."""
+        member = copy.deepcopy(template)
+        params, buffers = self._state()
+        state = {n: t[index] for n, t in {**params, **buffers}.items()}
+        member.load_state_dict(state, strict=False)
+        return member
+
+
+class LoopStack(nn.Module):
+    """K modules evaluated one after the other.
+
+    Used for parameter-free modules (fixed-function priors), which have
+    nothing to stack, and for modules that cannot be vectorized.
+
+    Parameters
+    ----------
+    members : list of torch.nn.Module
+        The modules, used as they are (not copied).
+    """
+
+    def __init__(self, members: list[nn.Module]):
+        super().__init__()
+        self.n_members = len(members)
+        # Copies: a factory that returns one shared instance must not tie members together.
+        self.members = nn.ModuleList(copy.deepcopy(m) for m in members)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map ``x`` of shape (batch, in) to (K, batch, out)."""
+        return torch.stack([member(x) for member in self.members])
+
+    def unstack(self, index: int, template: nn.Module) -> nn.Module:
+        """Return member ``index`` (a copy)."""
+        return copy.deepcopy(self.members[index])
+
+
+def stack_modules(modules: list[nn.Module], trainable: bool, vectorize: bool = True) -> nn.Module:
+    """Vectorize K modules of one architecture into a single module.
+
+    Parameters
+    ----------
+    modules : list of torch.nn.Module
+        The K members, all built by the same factory.
+    trainable : bool
+        Whether the stacked tensors are trainable parameters.
+    vectorize : bool, default=True
+        False keeps the modules as they are, evaluated one by one
+        (:class:`LoopStack`): the fallback for modules that vmap cannot run.
+
+    Returns
+    -------
+    stack : torch.nn.Module
+        Maps ``x`` of shape (batch, in) to (K, batch, out), with the same
+        values as ``torch.stack([m(x) for m in modules])``.
+    """
+    first = modules[0]
+    if not vectorize:
+        return LoopStack(modules)
+    if _is_plain_mlp(first):
+        return BatchedSequential(modules, trainable)
+    has_state = any(True for _ in first.parameters()) or any(True for _ in first.buffers())
+    if not has_state:
+        return LoopStack(modules)
+    return VmapStack(modules, trainable)
+
+
+class RandomizedPriorEnsemble(nn.Module):
+    """All K members ``Q_k(x) = f_k(x) + prior_scale * p_k(x)`` in one module.
+
+    ``forward`` returns the trainable parts ``f_k(x)`` only: during training
+    the frozen prior term is folded into the regression targets once (it
+    never changes), so it is not recomputed at every step.
+    :meth:`predict_members` returns the full ``Q_k(x)``.
+
+    Parameters
+    ----------
+    members : list of torch.nn.Module
+        The K trainable networks ``f_k``.
+    priors : list of torch.nn.Module or None
+        The K prior networks ``p_k``; None when ``prior_scale == 0``.
+    prior_scale : float
+        The factor ``beta`` in front of the priors.
+    vectorize : bool, default=True
+        Passed to :func:`stack_modules`.
+    """
+
+    def __init__(
+        self,
+        members: list[nn.Module],
+        priors: list[nn.Module] | None,
+        prior_scale: float,
+        vectorize: bool = True,
+    ):
+        super().__init__()
+        self.n_members = len(members)
+        self.members = stack_modules(members, trainable=True, vectorize=vectorize)
+        self.priors = None if priors is None else stack_modules(priors, trainable=False, vectorize=vectorize)
+        if self.priors is not None:
+            self.priors.requires_grad_(False)
+            self.priors.eval()
+        self.prior_scale = float(prior_scale)
+
+    def train(self, mode: bool = True):
+        """Set the members' training mode; the priors always stay in eval mode.
+
+        A prior is a fixed function: with BatchNorm or dropout in train mode
+        it would change from one call to the next.
+        """
+        super().train(mode)
+        if self.priors is not None:
+            self.priors.eval()
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Trainable parts ``f_k(x)``, shape (K, batch, out)."""
+        return self.members(x)
+
+    def prior_term(self, x: torch.Tensor) -> torch.Tensor | None:
+        """``prior_scale * p_k(x)``, shape (K, batch, out), or None without priors."""
+        if self.priors is None:
+            return None
+        with torch.no_grad():
+            return self.prior_scale * self.priors(x)
+
+    def predict_members(self, x: torch.Tensor) -> torch.Tensor:
+        """Full member outputs ``Q_k(x)``, shape (K, batch, out)."""
+        out = self.members(x)
+        prior = self.prior_term(x)
+        return out if prior is None else out + prior

@@ -1,0 +1,590 @@
+"""The scikit-learn estimator: :class:`RandomizedPriorRegressor`.
+
+Data path, one way: validate parameters and data -> standardise -> build
+members and priors -> fold priors, target noise and bootstrap weights into
+per-member targets -> train all members in one skorch loop -> predict in
+batches -> undo the standardisation.
+"""
+
+from __future__ import annotations
+
+import copy
+from contextlib import contextmanager
+from numbers import Integral
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from . import _validation as checks
+from ._ensemble import RandomizedPriorEnsemble
+from ._schedule import resolve_batch_size, resolve_max_epochs
+from ._training import EnsembleDataset, EnsembleNet
+from .networks import MLP
+from .resamplers import draw_weights, get_resampler
+
+__all__ = ["RandomizedPriorRegressor"]
+
+#: Rows per forward pass at prediction time: bounds memory to
+#: O(n_estimators * rows * width) whatever the size of X.
+PREDICT_BATCH_ROWS = 8192
+
+
+@contextmanager
+def _private_torch_rng(seed: int, device):
+    """Run a block with torch's global generators seeded, then restore them.
+
+    Module initialisation and dropout draw from torch's global generator;
+    forking it keeps fit reproducible without changing the caller's state.
+    """
+    devices = []
+    if torch.device(device).type == "cuda":
+        devices = [torch.device(device).index or 0]
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+def _resolve_seed(random_state) -> int:
+    """An integer seed from ``random_state`` without touching numpy's global RNG."""
+    if random_state is None:
+        # Fresh OS entropy: nondeterministic, as asked, but the global
+        # numpy generator is left alone.
+        return int(np.random.SeedSequence().generate_state(1)[0])
+    if isinstance(random_state, Integral) and not isinstance(random_state, bool):
+        return int(random_state)
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+def _check_finite(name: str, array: np.ndarray) -> None:
+    bad = ~np.isfinite(array)
+    if bad.any():
+        position = tuple(int(i) for i in np.argwhere(bad)[0])
+        kind = "NaN" if np.isnan(array[position]) else "infinity"
+        where = f"row {position[0]}" + (f", column {position[1]}" if len(position) > 1 else "")
+        raise ValueError(
+            f"Input {name} contains {kind} ({int(bad.sum())} non-finite value(s); the first at "
+            f"{where}). Remove or impute them, e.g. with sklearn.impute.SimpleImputer."
+        )
+
+
+def _check_vectorizable(ensemble, probe) -> None:
+    """Fail early, with a remedy, if the members cannot run under torch.func.vmap."""
+    members = copy.deepcopy(ensemble.members).train()
+    try:
+        members(probe).sum().backward()
+        ensemble.prior_term(probe)
+    except RuntimeError as exc:
+        raise ValueError(
+            "The member network cannot be vectorized with torch.func.vmap (e.g. it uses "
+            "data-dependent Python control flow or .item()). Pass vectorize=False to train each "
+            f"member as its own skorch net. The error was: {exc}"
+        ) from exc
+
+
+class _AddMemberAxis(torch.nn.Module):
+    """Wrap one network so that its output has the ensemble's (1, batch, out) shape."""
+
+    def __init__(self, network: torch.nn.Module):
+        super().__init__()
+        self.network = network
+
+    def forward(self, x):
+        return self.network(x).unsqueeze(0)
+
+
+class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
+    r"""Ensemble of neural networks with randomized prior functions.
+
+    Member :math:`k` is :math:`Q_k(x) = f_k(x) + \beta\, p_k(x)`, where the
+    prior network :math:`p_k` is drawn at random and never trained, and the
+    trainable network :math:`f_k` is fit to its own bootstrap reweighting and
+    noise perturbation of the data. The prediction is the mean of the members
+    and the uncertainty their spread, which stays wide where there are no
+    data to pull the priors together (Osband et al., 2018).
+
+    The prediction API is that of
+    :class:`~sklearn.gaussian_process.GaussianProcessRegressor`:
+    ``predict(X, return_std=True)``, ``return_cov`` and ``sample_y``, with
+    the same output shapes. All members are trained together in one
+    vectorized loop by :mod:`skorch`.
+
+    Parameters
+    ----------
+    module : callable or None, default=None
+        Factory of one member network: ``module(n_features_in, n_outputs)``
+        returns a fresh :class:`torch.nn.Module` mapping (batch,
+        n_features_in) to (batch, n_outputs). A class, a function or a
+        factory object such as :class:`~skrpf.MLP`; None means ``MLP()``:
+        two hidden layers of 50 SELU units, Glorot initialisation. Pass
+        ``module=MLP(...)`` explicitly to search ``module__<param>``.
+    prior : callable or None, default=None
+        Factory of one prior network, with the contract of ``module``. None
+        means a fresh, independently initialised instance of the member
+        architecture. Priors are never trained, never handed to the
+        optimizer and never decayed. A fixed function, such as
+        :class:`~skrpf.SinePrior`, is also a valid prior.
+    prior_scale : float, default=1.0
+        The prior scale :math:`\beta \ge 0`; 0 disables the prior.
+    n_estimators : int, default=10
+        Number of members :math:`K \ge 1`.
+    bootstrap : str or resampler, default="multinomial"
+        Per-member reweighting of the data: ``"multinomial"`` (classic
+        bootstrap, as counts), ``"poisson"`` (Poisson(1) counts),
+        ``"exponential"`` (Bayesian bootstrap), ``"bernoulli"`` (weights 0
+        or 2 with probability 1/2), ``"none"``, or an object with a
+        ``sample_weights(n_samples, n_estimators, random_state)`` method
+        returning non-negative weights of shape (n_estimators, n_samples).
+        See :mod:`skrpf.resamplers`. The weights multiply ``sample_weight``.
+    target_noise : float, default=0.0
+        Standard deviation :math:`\sigma \ge 0` of the fixed Gaussian noise
+        added to each member's targets, in the units the networks are
+        trained in (standardised when ``normalize_y=True``).
+    alpha : float, default=1e-2
+        L2 penalty :math:`\alpha \ge 0` on the trainable parameters, in the
+        summed objective below. Because it is not divided by the number of
+        samples, its relative weight shrinks as data grow, as a Bayesian
+        prior's does. In the linear-Gaussian case it is
+        :math:`\sigma^2/\lambda` for a prior variance :math:`\lambda`.
+    max_epochs : int or "auto", default="auto"
+        Passes over the data. ``"auto"`` targets about 2,000 optimizer steps:
+        ``ceil(2000 / batches_per_epoch)`` epochs, within [10, 2000].
+    batch_size : int, "auto" or None, default="auto"
+        Rows per optimizer step. None means the full data set; ``"auto"``
+        means ``min(n_samples, 256)``.
+    lr : float, default=1e-2
+        Learning rate.
+    optimizer : torch optimizer class, default=torch.optim.Adam
+        Built over the trainable parameters of all members. Adam's updates
+        are per parameter, so the members stay independent;
+        :class:`torch.optim.LBFGS` is supported too.
+    callbacks : list of skorch callbacks or None, default=None
+        Extra :mod:`skorch.callbacks`; they are copied, never mutated.
+    max_grad_norm : float or None, default=None
+        Clip each member's gradient norm to this value at every step.
+    normalize_X : bool, default=True
+        Standardise each input feature with the training mean and standard
+        deviation (a zero std becomes 1). The priors then see inputs of unit
+        scale whatever the units of X, which is what makes the default prior
+        meaningful; equivalent to ``Pipeline([StandardScaler(), ...])``.
+    normalize_y : bool, default=True
+        Standardise the targets as
+        :class:`~sklearn.gaussian_process.GaussianProcessRegressor` does, and
+        map predictions, standard deviations and covariances back.
+    vectorize : bool, default=True
+        Train all members at once (the default), or each member as its own
+        skorch net, one after the other. The latter is slower but accepts
+        modules that cannot be vectorized, e.g. with BatchNorm.
+    device : str or torch.device, default="cpu"
+        Where to train and predict.
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialisation, priors, bootstrap, target noise and shuffling.
+        An int gives bit-identical results across fits and processes. The
+        global numpy and torch random states are never changed.
+    verbose : int, default=0
+        Print skorch's per-epoch table when positive.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of features seen in fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names, when X is a DataFrame with string column names.
+    n_outputs_ : int
+        Number of target columns.
+    ensemble_ : torch.nn.Module
+        All members and priors, vectorized; used by every predict method.
+    net_ : skorch.NeuralNet or list of skorch.NeuralNet
+        The fitted skorch net, with its ``history``; a list of one net per
+        member when ``vectorize=False``.
+    n_epochs_ : int
+        Epochs the schedule asked for.
+    batch_size_ : int
+        Rows per optimizer step.
+
+    See Also
+    --------
+    sklearn.gaussian_process.GaussianProcessRegressor : The exact Bayesian
+        model it replaces, at cubic cost in the number of samples.
+
+    Notes
+    -----
+    Member :math:`k` minimises
+
+    .. math::
+
+        \sum_i w_{ki} \lVert y_i + \sigma \epsilon_{ki}
+        - (f_k(x_i) + \beta p_k(x_i)) \rVert^2 + \alpha \lVert \theta_k \rVert^2
+
+    with bootstrap weights :math:`w`, fixed noise
+    :math:`\epsilon_{ki} \sim N(0, 1)` and the parameters :math:`\theta_k`
+    of :math:`f_k`. Each mini-batch step uses an unbiased estimate of this
+    objective divided by :math:`n`, so mini-batching keeps the minimiser.
+
+    The standard deviation returned by ``predict`` is the spread of the K
+    members with ``ddof=0``: the standard deviation of the equally weighted
+    mixture of members. With ``n_estimators=1`` it is 0.
+
+    Interrupting ``fit`` with ``KeyboardInterrupt`` while the members train
+    stops training at that point, as in skorch: the estimator is fitted with
+    the members as they are, and ``net_.history`` shows how far it got. An
+    interrupt or error before training starts leaves the estimator as it was.
+
+    References
+    ----------
+    .. [1] I. Osband, J. Aslanides and A. Cassirer, "Randomized Prior
+       Functions for Deep Reinforcement Learning", NeurIPS 2018.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skrpf import RandomizedPriorRegressor
+    >>> X = np.linspace(-1, 1, 20).reshape(-1, 1)
+    >>> y = np.sin(3 * X).ravel()
+    >>> model = RandomizedPriorRegressor(n_estimators=5, max_epochs=50, random_state=0)
+    >>> model.fit(X, y).predict(X[:3], return_std=True)[1].shape
+    (3,)
+    """
+
+    def __init__(
+        self,
+        *,
+        module=None,
+        prior=None,
+        prior_scale=1.0,
+        n_estimators=10,
+        bootstrap="multinomial",
+        target_noise=0.0,
+        alpha=1e-2,
+        max_epochs="auto",
+        batch_size="auto",
+        lr=1e-2,
+        optimizer=torch.optim.Adam,
+        callbacks=None,
+        max_grad_norm=None,
+        normalize_X=True,
+        normalize_y=True,
+        vectorize=True,
+        device="cpu",
+        random_state=None,
+        verbose=0,
+    ):
+        self.module = module
+        self.prior = prior
+        self.prior_scale = prior_scale
+        self.n_estimators = n_estimators
+        self.bootstrap = bootstrap
+        self.target_noise = target_noise
+        self.alpha = alpha
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.callbacks = callbacks
+        self.max_grad_norm = max_grad_norm
+        self.normalize_X = normalize_X
+        self.normalize_y = normalize_y
+        self.vectorize = vectorize
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ tags
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        tags.non_deterministic = False
+        tags.input_tags.allow_nan = False
+        return tags
+
+    # ------------------------------------------------------------------- fit
+    def _check_params(self):
+        checks.check_factory("module", self.module)
+        checks.check_factory("prior", self.prior)
+        checks.check_real("prior_scale", self.prior_scale, minimum=0.0)
+        checks.check_int("n_estimators", self.n_estimators, minimum=1)
+        checks.check_real("target_noise", self.target_noise, minimum=0.0)
+        checks.check_real("alpha", self.alpha, minimum=0.0)
+        checks.check_int("max_epochs", self.max_epochs, minimum=1, allow=("auto",))
+        checks.check_int("batch_size", self.batch_size, minimum=1, allow=("auto", None))
+        checks.check_real("lr", self.lr, minimum=0.0, strict=True)
+        checks.check_optimizer(self.optimizer)
+        checks.check_real("max_grad_norm", self.max_grad_norm, minimum=0.0, strict=True, allow_none=True)
+        checks.check_bool("normalize_X", self.normalize_X)
+        checks.check_bool("normalize_y", self.normalize_y)
+        checks.check_bool("vectorize", self.vectorize)
+        checks.check_int("verbose", self.verbose, minimum=0)
+        if self.callbacks is not None and not isinstance(self.callbacks, list | tuple):
+            raise ValueError(f"callbacks must be None or a list of skorch callbacks; got {self.callbacks!r}.")
+        try:
+            torch.device(self.device)
+        except (RuntimeError, TypeError) as exc:
+            raise ValueError(f"device={self.device!r} is not a valid torch device: {exc}") from exc
+        return get_resampler(self.bootstrap)
+
+    def _validate_training_data(self, X, y, sample_weight):
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            multi_output=True,
+            y_numeric=True,
+            dtype=[np.float64, np.float32],
+            ensure_all_finite=False,
+        )
+        _check_finite("X", X)
+        _check_finite("y", y)
+        if y.ndim == 2 and y.shape[1] == 0:
+            raise ValueError("y has 0 target columns; at least one is required.")
+        Y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+        if sample_weight is not None:
+            sample_weight = np.asarray(sample_weight)
+            if sample_weight.ndim == 1 and sample_weight.dtype.kind in "fiu":
+                _check_finite("sample_weight", sample_weight.astype(np.float64))
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+        if not np.any(sample_weight > 0):
+            raise ValueError("sample_weight is zero for every sample; at least one weight must be positive.")
+        return X, Y, sample_weight
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit all members of the ensemble.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training inputs. Sparse matrices are refused with a TypeError.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Training targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; they multiply the bootstrap weights.
+
+        Returns
+        -------
+        self : RandomizedPriorRegressor
+            The fitted estimator.
+        """
+        # Any failure restores the previous state: unfitted stays unfitted,
+        # and a fitted estimator keeps its previous fit.
+        previous_state = dict(self.__dict__)
+        try:
+            return self._fit(X, y, sample_weight)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(previous_state)
+            raise
+
+    def _fit(self, X, y, sample_weight):
+        resampler = self._check_params()
+        X, Y, sample_weight = self._validate_training_data(X, y, sample_weight)
+        n_samples, n_features = X.shape
+        n_outputs = Y.shape[1]
+        K = int(self.n_estimators)
+        device = torch.device(self.device)
+
+        seed = _resolve_seed(self.random_state)
+        init_seed, weight_seed, noise_seed, shuffle_seed = np.random.SeedSequence(seed).generate_state(4)
+
+        x_mean, x_scale = _standardisation(X, self.normalize_X)
+        y_mean, y_scale = _standardisation(Y, self.normalize_y)
+        X_t = torch.as_tensor(((X - x_mean) / x_scale).astype(np.float32), device=device)
+        Y_t = torch.as_tensor(((Y - y_mean) / y_scale).astype(np.float32), device=device)
+
+        weights = draw_weights(resampler, n_samples, K, np.random.RandomState(weight_seed))
+        weights_t = torch.as_tensor((weights * sample_weight).astype(np.float32), device=device)
+
+        batch_size = resolve_batch_size(self.batch_size, n_samples)
+        max_epochs = resolve_max_epochs(self.max_epochs, n_samples, batch_size)
+
+        with _private_torch_rng(int(init_seed), device):
+            members, priors = self._build_networks(n_features, n_outputs, X_t[:1].cpu(), K)
+            ensemble = RandomizedPriorEnsemble(
+                members, priors, float(self.prior_scale), vectorize=self.vectorize
+            ).to(device)
+            if self.vectorize:
+                _check_vectorizable(ensemble, X_t[:2])
+            targets = self._member_targets(ensemble, X_t, Y_t, int(noise_seed))
+            dataset = EnsembleDataset(X_t, targets, weights_t)
+            net_kwargs = dict(
+                optimizer=self.optimizer,
+                lr=self.lr,
+                max_epochs=max_epochs,
+                batch_size=batch_size,
+                callbacks=copy.deepcopy(list(self.callbacks)) if self.callbacks else None,
+                device=device,
+                verbose=self.verbose,
+                alpha=float(self.alpha),
+                n_train=n_samples,
+                max_grad_norm=self.max_grad_norm,
+                iterator_train__seed=int(shuffle_seed),
+            )
+            if self.vectorize:
+                net = EnsembleNet(ensemble, **net_kwargs).fit(dataset, None)
+            else:
+                # The members are trained in place inside the ensemble's LoopStack.
+                net = self._fit_one_by_one(ensemble, dataset, net_kwargs)
+
+        # Prediction runs in float64 and rounds to float32 (see _iter_members).
+        ensemble.double().eval()
+        self.ensemble_ = ensemble
+        self.net_ = net
+        self.n_outputs_ = n_outputs
+        self.n_epochs_ = max_epochs
+        self.batch_size_ = batch_size
+        self._x_mean, self._x_scale = x_mean, x_scale
+        self._y_mean, self._y_scale = y_mean, y_scale
+        return self
+
+    def _build_networks(self, n_features, n_outputs, probe, K):
+        module_factory = MLP() if self.module is None else self.module
+        prior_factory = module_factory if self.prior is None else self.prior
+        members = [
+            checks.build_network("module", module_factory, n_features, n_outputs, probe) for _ in range(K)
+        ]
+        priors = None
+        if self.prior_scale > 0:
+            priors = [
+                checks.build_network("prior", prior_factory, n_features, n_outputs, probe) for _ in range(K)
+            ]
+        return members, priors
+
+    def _member_targets(self, ensemble, X_t, Y_t, noise_seed):
+        """``y + sigma * eps_k - beta * p_k(x)`` for every member, shape (K, n, t)."""
+        K = ensemble.n_members
+        targets = Y_t.unsqueeze(0).repeat(K, 1, 1)
+        if self.target_noise > 0:
+            generator = torch.Generator().manual_seed(noise_seed)
+            noise = torch.randn(targets.shape, generator=generator).to(targets.device)
+            targets.add_(noise, alpha=float(self.target_noise))
+        if ensemble.priors is not None:
+            for start in range(0, X_t.shape[0], PREDICT_BATCH_ROWS):
+                rows = slice(start, start + PREDICT_BATCH_ROWS)
+                targets[:, rows].sub_(ensemble.prior_term(X_t[rows]))
+        return targets
+
+    def _fit_one_by_one(self, ensemble, dataset, net_kwargs):
+        """The literal path: each member is its own skorch net, fit in turn."""
+        nets = []
+        for k, member in enumerate(ensemble.members.members):
+            member_data = EnsembleDataset(dataset.X, dataset.targets[k : k + 1], dataset.weights[k : k + 1])
+            nets.append(EnsembleNet(_AddMemberAxis(member), **net_kwargs).fit(member_data, None))
+        return nets
+
+    # --------------------------------------------------------------- predict
+    def _iter_members(self, X):
+        """Yield ``(rows, Q)`` with member outputs Q of shape (K, rows, t) in y's units."""
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float64, ensure_all_finite=False)
+        _check_finite("X", X)
+        X = (X - self._x_mean) / self._x_scale
+        tensor = next(self.ensemble_.buffers(), next(self.ensemble_.parameters(), None))
+        device = tensor.device if tensor is not None else torch.device("cpu")
+        with torch.inference_mode():
+            for start in range(0, X.shape[0], PREDICT_BATCH_ROWS):
+                rows = slice(start, start + PREDICT_BATCH_ROWS)
+                out = self.ensemble_.predict_members(torch.as_tensor(X[rows], device=device))
+                # Matrix kernels sum in an order that depends on how many rows
+                # they get, so a row's float32 result would change with the
+                # batch it is predicted in. Computed in float64, the rows differ
+                # by ~1e-16 relative; rounded to float32 (the precision the
+                # members were trained in) they agree bit for bit, except in the
+                # ~1e-8 chance that a value lies on a rounding boundary.
+                out = out.to(torch.float32).cpu().numpy().astype(np.float64)
+                yield rows, out * self._y_scale + self._y_mean
+
+    def _squeeze(self, array, axis):
+        return np.squeeze(array, axis=axis) if self.n_outputs_ == 1 else array
+
+    def predict_members(self, X):
+        """Every member's prediction.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        members : ndarray of shape (n_estimators, n_samples) or (n_estimators, n_samples, n_targets)
+            Member ``k``'s prediction ``Q_k(x)``, in the units of y.
+        """
+        parts = [Q for _, Q in self._iter_members(X)]
+        n_members = self.ensemble_.n_members
+        members = np.concatenate(parts, axis=1) if parts else np.empty((n_members, 0, self.n_outputs_))
+        return self._squeeze(members, axis=2)
+
+    def predict(self, X, return_std=False, return_cov=False):
+        """Predict with the ensemble mean, and optionally its spread.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        return_std : bool, default=False
+            Also return the standard deviation of the members (``ddof=0``).
+        return_cov : bool, default=False
+            Also return the covariance of the members across the rows of X.
+
+        Returns
+        -------
+        y_mean : ndarray of shape (n_samples,) or (n_samples, n_targets)
+        y_std : ndarray of shape (n_samples,) or (n_samples, n_targets)
+            Only with ``return_std=True``.
+        y_cov : ndarray of shape (n_samples, n_samples) or (n_samples, n_samples, n_targets)
+            Only with ``return_cov=True``.
+        """
+        if return_std and return_cov:
+            raise RuntimeError("At most one of return_std or return_cov can be requested.")
+        if return_cov:
+            members = self.predict_members(X).reshape(self.ensemble_.n_members, -1, self.n_outputs_)
+            centred = members - members.mean(axis=0)
+            cov = np.einsum("kit,kjt->ijt", centred, centred) / members.shape[0]
+            return self._squeeze(members.mean(axis=0), axis=1), self._squeeze(cov, axis=2)
+        means, stds = [], []
+        for _, Q in self._iter_members(X):
+            means.append(Q.mean(axis=0))
+            stds.append(Q.std(axis=0))
+        mean = np.concatenate(means) if means else np.empty((0, self.n_outputs_))
+        if not return_std:
+            return self._squeeze(mean, axis=1)
+        std = np.concatenate(stds) if stds else np.empty((0, self.n_outputs_))
+        return self._squeeze(mean, axis=1), self._squeeze(std, axis=1)
+
+    def sample_y(self, X, n_samples=1, random_state=0):
+        """Draw whole functions from the ensemble, one member per draw.
+
+        Each draw is one member's prediction over all rows of X, so draws are
+        coherent across rows, as Thompson sampling needs. Draws pick distinct
+        members while ``n_samples <= n_estimators``; beyond that, members are
+        drawn with replacement, so some functions repeat.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples_X, n_features)
+        n_samples : int, default=1
+            Number of functions to draw.
+        random_state : int, RandomState instance or None, default=0
+            Chooses the members, as in
+            :meth:`~sklearn.gaussian_process.GaussianProcessRegressor.sample_y`.
+
+        Returns
+        -------
+        y_samples : ndarray of shape (n_samples_X, n_samples) or (n_samples_X, n_targets, n_samples)
+        """
+        checks.check_int("n_samples", n_samples, minimum=1)
+        rng = check_random_state(random_state)
+        n_members = self.ensemble_.n_members
+        chosen = rng.choice(n_members, size=n_samples, replace=n_samples > n_members)
+        members = self.predict_members(X).reshape(n_members, -1, self.n_outputs_)
+        draws = np.moveaxis(members[chosen], 0, -1)  # (n, t, n_samples)
+        return self._squeeze(draws, axis=1)
+
+
+def _standardisation(values: np.ndarray, enabled: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and standard deviations (a zero std becomes 1), or (0, 1)."""
+    if not enabled:
+        return np.zeros(values.shape[1]), np.ones(values.shape[1])
+    mean = values.mean(axis=0)
+    scale = values.std(axis=0)
+    scale[scale == 0] = 1.0
+    return mean, scale

@@ -1,0 +1,41 @@
+"""The default training schedule: enough optimizer steps for any data size.
+
+A fixed number of epochs cannot suit both 20 and 50,000 samples: 20 points in
+full batches make one step per epoch, 50,000 points in batches of 256 make
+196. The ``"auto"`` schedule therefore fixes the number of optimizer *steps*
+instead, and derives epochs from it.
+"""
+
+from __future__ import annotations
+
+import math
+
+#: Batch size used by ``batch_size="auto"`` once the data exceed it.
+AUTO_BATCH_SIZE = 256
+#: Optimizer steps targeted by ``max_epochs="auto"``.
+AUTO_STEPS = 2000
+#: Bounds on the number of epochs chosen by ``max_epochs="auto"``.
+AUTO_MIN_EPOCHS, AUTO_MAX_EPOCHS = 10, 2000
+
+
+def resolve_batch_size(batch_size, n_samples: int) -> int:
+    """Turn ``batch_size`` ("auto", None for full batch, or an int) into a number of rows."""
+    if batch_size is None:
+        return n_samples
+    if batch_size == "auto":
+        return min(n_samples, AUTO_BATCH_SIZE)
+    return min(int(batch_size), n_samples)
+
+
+def resolve_max_epochs(max_epochs, n_samples: int, batch_size: int) -> int:
+    """Turn ``max_epochs`` ("auto" or an int) into a number of epochs.
+
+    ``"auto"`` gives ``ceil(AUTO_STEPS / steps_per_epoch)`` epochs, kept
+    within ``[AUTO_MIN_EPOCHS, AUTO_MAX_EPOCHS]``: 2,000 epochs for 20 points
+    in one batch, 11 epochs for 50,000 points in batches of 256.
+    """
+    if max_epochs != "auto":
+        return int(max_epochs)
+    steps_per_epoch = math.ceil(n_samples / batch_size)
+    epochs = math.ceil(AUTO_STEPS / steps_per_epoch)
+    return max(AUTO_MIN_EPOCHS, min(AUTO_MAX_EPOCHS, epochs))

@@ -1,0 +1,187 @@
+"""The skorch side of training: data set, batch iterator, loss and net.
+
+The whole ensemble is trained by one :class:`EnsembleNet`, a
+:class:`skorch.NeuralNet` around a :class:`~skrpf._ensemble.RandomizedPriorEnsemble`.
+Each mini-batch carries, for the rows it holds, the inputs ``x`` (shared by
+all members) and, per member, the regression target and the bootstrap weight:
+
+* ``targets[k, i] = y_i + sigma * eps_ki - beta * p_k(x_i)`` -- the prior is
+  frozen, so its contribution is folded into the target once, before training;
+* ``weights[k, i] = bootstrap_ki * sample_weight_i``.
+
+The loss of a batch B is, summed over members,
+
+    (1 / |B|) * sum_{i in B} w_ki * ||targets_ki - f_k(x_i)||^2 + (alpha / n) * ||theta_k||^2,
+
+an unbiased estimate of ``(1/n)`` times the objective documented on
+:class:`~skrpf.RandomizedPriorRegressor`, so mini-batching keeps its minimiser.
+"""
+
+from __future__ import annotations
+
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import EpochTimer, PassthroughScoring, PrintLog
+from torch import nn
+
+
+class EnsembleDataset(torch.utils.data.Dataset):
+    """Inputs shared by all members, with per-member targets and weights.
+
+    Parameters
+    ----------
+    X : torch.Tensor of shape (n_samples, n_features)
+    targets : torch.Tensor of shape (n_members, n_samples, n_outputs)
+    weights : torch.Tensor of shape (n_members, n_samples)
+    """
+
+    def __init__(self, X: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor):
+        self.X = X
+        self.targets = targets
+        self.weights = weights
+
+    def __len__(self) -> int:
+        return self.X.shape[0]
+
+    def __getitem__(self, index):
+        return self.__getitems__([index])
+
+    def __getitems__(self, indices):
+        """Gather a whole batch with three tensor indexing operations."""
+        idx = torch.as_tensor(indices, dtype=torch.long, device=self.X.device)
+        return self.X[idx], (self.targets[:, idx], self.weights[:, idx])
+
+
+class BatchIterator:
+    """Shuffled mini-batches of an :class:`EnsembleDataset`, without DataLoader overhead.
+
+    Each batch is built by :meth:`EnsembleDataset.__getitems__` from a slice
+    of one random permutation per epoch; no per-sample Python runs. The
+    permutation comes from a private, seeded generator, so shuffling is
+    reproducible and never touches torch's global random state.
+
+    Parameters
+    ----------
+    dataset : EnsembleDataset
+    batch_size : int
+    shuffle : bool, default=True
+    seed : int, default=0
+    """
+
+    def __init__(self, dataset: EnsembleDataset, batch_size: int, shuffle: bool = True, seed: int = 0):
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return -(-len(self.dataset) // self.batch_size)
+
+    def __iter__(self):
+        n = len(self.dataset)
+        if self.batch_size >= n:
+            # One full batch: its order does not change the loss, and the
+            # data can be used as is, without a gather copy.
+            yield self.dataset.X, (self.dataset.targets, self.dataset.weights)
+            return
+        order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
+        order = order.to(self.dataset.X.device)
+        for start in range(0, n, self.batch_size):
+            yield self.dataset.__getitems__(order[start : start + self.batch_size])
+
+
+class WeightedSquaredError(nn.Module):
+    """Bootstrap-weighted squared error, summed over members and outputs, averaged over the batch."""
+
+    def forward(self, prediction: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """Loss of predictions and targets of shape (K, B, t) with weights (K, B)."""
+        squared = (targets - prediction).square().sum(dim=-1)
+        return (weights * squared).sum() / prediction.shape[1]
+
+
+class EnsembleNet(NeuralNet):
+    """skorch net that trains every member of the ensemble in one pass.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        Maps a batch (B, d) to member outputs (K, B, t).
+    alpha : float, default=0.0
+        L2 penalty on the trainable parameters, in the units of the summed
+        objective; it is divided by ``n_train`` to match the batch loss scale.
+    n_train : int, default=1
+        Number of training samples.
+    max_grad_norm : float or None, default=None
+        Clip each member's gradient to this norm at every step (per member,
+        so that one member's large gradient never slows down the others).
+    **kwargs
+        Passed on to :class:`skorch.NeuralNet`.
+    """
+
+    def __init__(self, module, *args, alpha=0.0, n_train=1, max_grad_norm=None, **kwargs):
+        kwargs.setdefault("criterion", WeightedSquaredError)
+        kwargs.setdefault("train_split", None)  # never hold out data silently
+        kwargs.setdefault("iterator_train", BatchIterator)
+        super().__init__(module, *args, **kwargs)
+        self.alpha = alpha
+        self.n_train = n_train
+        self.max_grad_norm = max_grad_norm
+
+    @property
+    def _default_callbacks(self):
+        # skorch's defaults add validation scoring and a per-epoch table; we
+        # train without a hold-out and print only when asked.
+        callbacks = [
+            ("epoch_timer", EpochTimer()),
+            ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
+        ]
+        if self.verbose:
+            callbacks.append(("print_log", PrintLog()))
+        return callbacks
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """Weighted squared error of the batch plus the scaled L2 penalty."""
+        targets, weights = y_true
+        loss = self.criterion_(y_pred, targets, weights)
+        if self.alpha > 0:
+            penalty = sum(p.square().sum() for p in self.module_.parameters() if p.requires_grad)
+            loss = loss + (self.alpha / self.n_train) * penalty
+        return loss
+
+    def train_step(self, batch, **fit_params):
+        """One optimizer step, stopping fit at once if the loss is not finite."""
+        step = super().train_step(batch, **fit_params)
+        if not torch.isfinite(step["loss"]):
+            epoch = len(self.history)
+            raise FloatingPointError(
+                f"The training loss became {step['loss'].item()} in epoch {epoch}. "
+                "Try a smaller lr, normalize_y=True, scaled inputs (normalize_X=True), "
+                "or gradient clipping with max_grad_norm."
+            )
+        return step
+
+    def _step_optimizer(self, step_fn):
+        if self.max_grad_norm is None:
+            return super()._step_optimizer(step_fn)
+
+        def clipped_step():
+            loss = step_fn()
+            clip_member_grad_norm_(self.module_.parameters(), self.max_grad_norm)
+            return loss
+
+        return super()._step_optimizer(clipped_step)
+
+
+def clip_member_grad_norm_(parameters, max_norm: float) -> None:
+    """Rescale each member's gradient to a norm of at most ``max_norm``, in place.
+
+    Every trainable tensor of the ensemble has the member axis first, so the
+    norm of member ``k`` sums the squares of ``grad[k]`` over all tensors.
+    """
+    grads = [p.grad for p in parameters if p.grad is not None]
+    if not grads:
+        return
+    squared = sum(g.flatten(1).square().sum(dim=1) for g in grads)
+    scale = (max_norm / (squared.sqrt() + 1e-12)).clamp(max=1.0)
+    for g in grads:
+        g.mul_(scale.view(-1, *([1] * (g.dim() - 1))))

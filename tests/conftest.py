@@ -1,0 +1,29 @@
+"""Shared fixtures: small data sets and a fast estimator configuration."""
+
+import numpy as np
+import pytest
+
+from skrpf import MLP, RandomizedPriorRegressor
+
+
+def fast_regressor(**params) -> RandomizedPriorRegressor:
+    """A small, quick configuration for tests that do not measure fit quality."""
+    defaults = dict(module=MLP(hidden_layer_sizes=(16, 16)), n_estimators=4, max_epochs=20, random_state=0)
+    defaults.update(params)
+    return RandomizedPriorRegressor(**defaults)
+
+
+@pytest.fixture
+def data_1d():
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-1, 1, size=(40, 1))
+    y = np.sin(3 * X[:, 0]) + 0.05 * rng.standard_normal(40)
+    return X, y
+
+
+@pytest.fixture
+def data_multi():
+    rng = np.random.RandomState(1)
+    X = rng.normal(size=(30, 3))
+    Y = np.column_stack([X[:, 0] - X[:, 1], np.cos(X[:, 2]), X.sum(axis=1)])
+    return X, Y

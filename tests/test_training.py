@@ -1,0 +1,220 @@
+"""What training does: priors stay frozen, weights count, and the vectorized
+path is the per-member computation, only batched."""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from conftest import fast_regressor
+from torch import nn
+
+from skrpf import MLP, RandomizedPriorRegressor, SinePrior
+from skrpf.datasets import make_paper_toy
+
+
+class RecordingFactory:
+    """Builds networks with an inner factory and keeps a copy of each as built."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.built = []
+
+    def __call__(self, n_features_in, n_outputs):
+        network = self.inner(n_features_in, n_outputs)
+        self.built.append(copy.deepcopy(network))
+        return network
+
+
+class FixedWeights:
+    """Resampler returning weights chosen by the test."""
+
+    def __init__(self, weights):
+        self.weights = np.asarray(weights, dtype=float)
+
+    def sample_weights(self, n_samples, n_estimators, random_state):
+        return self.weights[:n_estimators, :n_samples]
+
+
+class ResidualNet(nn.Module):
+    """Not a plain Sequential: exercises the torch.func.vmap path."""
+
+    def __init__(self, n_features_in, n_outputs):
+        super().__init__()
+        self.inner = nn.Linear(n_features_in, 8)
+        self.skip = nn.Linear(n_features_in, n_outputs)
+        self.out = nn.Linear(8, n_outputs)
+
+    def forward(self, x):
+        return self.skip(x) + self.out(torch.tanh(self.inner(x)))
+
+
+def test_std_is_larger_far_from_the_data():
+    X, y = make_paper_toy()
+    model = RandomizedPriorRegressor(n_estimators=10, max_epochs=300, random_state=0).fit(X, y)
+    _, std_inside = model.predict(X, return_std=True)
+    _, std_far = model.predict(np.array([[-1.5], [3.0]]), return_std=True)
+    assert std_far.min() > 3 * std_inside.mean()
+
+
+def test_predictions_change_with_prior_scale(data_1d):
+    X, y = data_1d
+    far = np.array([[-3.0], [3.0]])
+    spreads = {}
+    for scale in (0.0, 1.0, 5.0):
+        model = fast_regressor(prior_scale=scale, max_epochs=30).fit(X, y)
+        spreads[scale] = model.predict(far, return_std=True)[1].mean()
+    assert spreads[0.0] < spreads[1.0] < spreads[5.0]
+
+
+def test_prior_parameters_are_unchanged_by_fit(data_1d):
+    X, y = data_1d
+    priors = RecordingFactory(MLP(hidden_layer_sizes=(16, 16)))
+    model = fast_regressor(prior=priors, max_epochs=30).fit(X, y)
+    assert len(priors.built) == model.n_estimators
+    for k, initial in enumerate(priors.built):
+        trained = model.ensemble_.priors.unstack(k, initial)
+        for before, after in zip(initial.parameters(), trained.parameters()):
+            torch.testing.assert_close(before, after, rtol=0, atol=0)
+    # Priors are buffers: the optimizer never saw them.
+    optimized = {id(p) for group in model.net_.optimizer_.param_groups for p in group["params"]}
+    assert not optimized & {id(b) for b in model.ensemble_.priors.buffers()}
+    assert not list(model.ensemble_.priors.parameters())
+
+
+def test_zero_weight_points_do_not_count(data_1d):
+    X, y = data_1d
+    n = len(y)
+    weights = np.ones((4, n))
+    weights[:, ::2] = 0.0
+    y_changed = y.copy()
+    y_changed[::2] += 100.0
+    # normalize_y off: the target scaling would otherwise see the changed points.
+    params = dict(bootstrap=FixedWeights(weights), normalize_y=False, batch_size=8)
+    original = fast_regressor(**params).fit(X, y).predict_members(X)
+    changed = fast_regressor(**params).fit(X, y_changed).predict_members(X)
+    np.testing.assert_array_equal(original, changed)
+    moved = fast_regressor(**params).fit(X, y + 1.0).predict_members(X)
+    assert not np.allclose(original, moved)
+
+
+@pytest.mark.parametrize("inner", [MLP(hidden_layer_sizes=(8, 8)), ResidualNet], ids=["batched", "vmap"])
+def test_vectorized_training_matches_a_per_member_loop(inner):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(24, 2))
+    y = X[:, 0] - np.sin(X[:, 1])
+    K, alpha, beta, lr, epochs = 3, 0.05, 0.7, 0.01, 15
+    weights = rng.poisson(1.0, size=(K, len(y))).astype(float)
+    members, priors = RecordingFactory(inner), RecordingFactory(inner)
+    model = RandomizedPriorRegressor(
+        module=members,
+        prior=priors,
+        prior_scale=beta,
+        n_estimators=K,
+        bootstrap=FixedWeights(weights),
+        alpha=alpha,
+        lr=lr,
+        max_epochs=epochs,
+        batch_size=None,
+        normalize_X=False,
+        normalize_y=False,
+        random_state=0,
+    ).fit(X, y)
+
+    # The reference: each member alone, with the documented objective.
+    x_t = torch.tensor(X, dtype=torch.float32)
+    y_t = torch.tensor(y, dtype=torch.float32).unsqueeze(1)
+    expected = []
+    for k in range(K):
+        f, p = copy.deepcopy(members.built[k]), priors.built[k]
+        w = torch.tensor(weights[k], dtype=torch.float32)
+        optimizer = torch.optim.Adam(f.parameters(), lr=lr)
+        with torch.no_grad():
+            target = y_t - beta * p(x_t)
+        for _ in range(epochs):
+            optimizer.zero_grad()
+            data_term = (w * (target - f(x_t)).square().sum(dim=1)).sum() / len(y)
+            penalty = sum(q.square().sum() for q in f.parameters())
+            (data_term + alpha / len(y) * penalty).backward()
+            optimizer.step()
+        with torch.no_grad():
+            expected.append((f(x_t) + beta * p(x_t)).squeeze(1).numpy())
+    np.testing.assert_allclose(model.predict_members(X), np.array(expected), rtol=1e-4, atol=1e-5)
+
+
+def test_per_member_path_matches_vectorized_path(data_1d):
+    X, y = data_1d
+    vectorized = fast_regressor(target_noise=0.1).fit(X, y)
+    looped = fast_regressor(target_noise=0.1, vectorize=False).fit(X, y)
+    assert isinstance(looped.net_, list) and len(looped.net_) == 4
+    np.testing.assert_allclose(looped.predict_members(X), vectorized.predict_members(X), rtol=1e-4, atol=1e-5)
+
+
+class BatchNormNet(nn.Module):
+    def __init__(self, n_features_in, n_outputs):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Linear(n_features_in, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, n_outputs)
+        )
+
+    def forward(self, x):
+        return self.body(x)
+
+
+class DataDependentNet(nn.Module):
+    """Branches on a value computed from its weights: torch.func.vmap cannot trace that."""
+
+    def __init__(self, n_features_in, n_outputs):
+        super().__init__()
+        self.linear = nn.Linear(n_features_in, n_outputs)
+
+    def forward(self, x):
+        out = self.linear(x)
+        return out if float(out.sum()) > 0 else -out
+
+
+def test_unvectorizable_module_gets_a_remedy_and_trains_member_by_member(data_1d):
+    X, y = data_1d
+    with pytest.raises(ValueError, match="vectorize=False"):
+        fast_regressor(module=DataDependentNet).fit(X, y)
+    model = fast_regressor(module=DataDependentNet, vectorize=False, batch_size=None).fit(X, y)
+    assert np.isfinite(model.predict(X)).all()
+
+
+def test_batchnorm_running_statistics_match_the_per_member_path(data_1d):
+    X, y = data_1d
+    X = 5 * X + 3  # so that running statistics move away from (0, 1)
+    params = dict(module=BatchNormNet, normalize_X=False)
+    vectorized = fast_regressor(**params).fit(X, y)
+    looped = fast_regressor(vectorize=False, **params).fit(X, y)
+    # BatchNorm divides by batch statistics, which amplifies float32 rounding
+    # differences between the batched and the single-member kernels.
+    np.testing.assert_allclose(vectorized.predict_members(X), looped.predict_members(X), rtol=1e-2, atol=1e-2)
+    running_mean = next(b for n, b in vectorized.ensemble_.members.named_buffers() if n == "buffer_0")
+    assert running_mean.abs().max() > 0.1
+
+
+def test_fixed_sine_prior_shapes_extrapolation(data_1d):
+    X, y = data_1d
+    model = fast_regressor(prior=SinePrior, prior_scale=1.0, normalize_X=False, max_epochs=5).fit(X, y)
+    far = np.linspace(4, 6, 5).reshape(-1, 1)
+    trainable_only = model.ensemble_.members(torch.tensor(far)).detach().numpy()
+    prior_part = model.predict_members(far) - (trainable_only[..., 0] * model._y_scale + model._y_mean)
+    expected = np.sin(3 * far[:, 0]) * model._y_scale[0]
+    np.testing.assert_allclose(prior_part, np.broadcast_to(expected, prior_part.shape), rtol=1e-4, atol=1e-4)
+
+
+def test_default_schedule_fits_twenty_points():
+    X, y = make_paper_toy()
+    model = RandomizedPriorRegressor(random_state=0).fit(X, y)
+    assert model.score(X, y) > 0.9
+
+
+def test_default_schedule_fits_fifty_thousand_points():
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-2, 2, size=(50_000, 2))
+    y = np.sin(2 * X[:, 0]) * X[:, 1] + 0.1 * rng.standard_normal(len(X))
+    model = RandomizedPriorRegressor(n_estimators=4, random_state=0).fit(X, y)
+    X_test = rng.uniform(-2, 2, size=(2000, 2))
+    y_test = np.sin(2 * X_test[:, 0]) * X_test[:, 1]
+    assert model.score(X_test, y_test) > 0.95
