@@ -1,0 +1,104 @@
+"""Compute-bound training throughput, as a fraction of the machine's float32 matmul rate.
+
+Setting: K=10 members of two hidden layers of 256 SELU units, d=10 features,
+n=50,000 rows, batch 1,024, 2 epochs. The work counted is the usual
+``6 x parameters x samples`` per member (2 for the forward pass, 4 for the
+backward pass); the prior, folded into the targets once, is not counted.
+The reference rate is that of a large square float32 ``torch.mm``, measured
+in the same run, with the same threads.
+
+Target (issue 5): achieved rate >= 35% of the matmul rate.
+
+Run: ``python benchmarks/throughput.py``
+"""
+
+from __future__ import annotations
+
+import time
+
+import _common  # noqa: F401  (puts the source checkout on sys.path)
+import numpy as np
+import torch
+from _common import best_time, print_header, print_table, verdict, warm_up
+
+from skrpf import MLP, RandomizedPriorRegressor
+
+K, D, N, BATCH, EPOCHS, HIDDEN = 10, 10, 50_000, 1024, 2, (256, 256)
+MATMUL_SIZE = 2048
+
+
+def matmul_rate(size: int = MATMUL_SIZE, seconds: float = 2.0) -> float:
+    """Best FLOP/s of ``size x size`` float32 matrix products over a few runs."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    torch.mm(a, b)
+    best = 0.0
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        elapsed = best_time(lambda: torch.mm(a, b), repeats=1)
+        best = max(best, 2 * size**3 / elapsed)
+    return best
+
+
+def main() -> None:
+    print_header(f"training throughput: K={K}, MLP{HIDDEN}, d={D}, n={N:,}, batch {BATCH}, {EPOCHS} epochs")
+    warm_up()
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(N, D)).astype(np.float32)
+    y = (np.sin(X[:, 0]) + X[:, 1] * X[:, 2]).astype(np.float32)
+
+    loop_times = []  # seconds in skorch's training loop, from its EpochTimer
+
+    def fit(activation="selu"):
+        model = RandomizedPriorRegressor(
+            module=MLP(hidden_layer_sizes=HIDDEN, activation=activation),
+            n_estimators=K,
+            max_epochs=EPOCHS,
+            batch_size=BATCH,
+            random_state=0,
+        ).fit(X, y)
+        if activation == "selu":
+            loop_times.append(sum(model.net_.history[:, "dur"]))
+        return model
+
+    net = MLP(hidden_layer_sizes=HIDDEN)(D, 1)
+    n_params = sum(p.numel() for p in net.parameters())
+    flops = 6 * n_params * N * EPOCHS * K
+    reference_before = matmul_rate()
+    fit_time = best_time(fit, repeats=2)
+    # For the profile: the same fit with ReLU, whose CPU kernel is several
+    # times cheaper than SELU's (see benchmarks/RESULTS.md).
+    relu_time = best_time(lambda: fit("relu"), repeats=1)
+    reference_after = matmul_rate()
+    reference = max(reference_before, reference_after)
+    achieved = flops / fit_time
+    print_table(
+        [
+            {
+                "what": f"torch.mm {MATMUL_SIZE}x{MATMUL_SIZE} float32",
+                "GFLOP/s": reference / 1e9,
+                "time [s]": 2 * MATMUL_SIZE**3 / reference,
+            },
+            {
+                "what": f"fit ({n_params:,} params/member, {flops / 1e9:.0f} GFLOP)",
+                "GFLOP/s": achieved / 1e9,
+                "time [s]": fit_time,
+            },
+            {
+                "what": "training loop alone (epoch durations)",
+                "GFLOP/s": flops / min(loop_times) / 1e9,
+                "time [s]": min(loop_times),
+            },
+            {
+                "what": "same fit, activation='relu' (for comparison)",
+                "GFLOP/s": flops / relu_time / 1e9,
+                "time [s]": relu_time,
+            },
+        ]
+    )
+    print(f"training loop alone: {flops / min(loop_times) / reference:.3f} of the matmul rate (no target)")
+    print(f"relu variant: {flops / relu_time / reference:.3f} of the matmul rate (no target)")
+    verdict("training FLOP rate / matmul FLOP rate", achieved / reference, 0.35, higher_is_better=True)
+
+
+if __name__ == "__main__":
+    main()

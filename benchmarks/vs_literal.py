@@ -1,0 +1,114 @@
+"""RandomizedPriorRegressor against the literal approach: K skorch nets fit one after the other.
+
+The baseline is what the seed blog post's code does: for each member, draw a
+bootstrap sample of the rows, build a trainable MLP plus a frozen random prior
+of the same architecture, and fit a plain ``skorch.NeuralNetRegressor`` on it
+(MSE loss, Adam, same lr, epochs and batch size, no validation split).
+
+Targets (issue 5, and issue 2 for the first setting):
+
+* K=10, default MLP, n=100 1-D points, 100 full-batch epochs: >= 25x faster
+  (issue 2: >= 10x);
+* K=10, n=10,000, batch 128, 10 epochs: >= 8x faster.
+
+Run: ``python benchmarks/vs_literal.py``
+"""
+
+from __future__ import annotations
+
+import _common  # noqa: F401  (puts the source checkout on sys.path)
+import numpy as np
+import torch
+from _common import interleaved_best_times, print_header, print_table, toy_1d, verdict, warm_up
+from skorch import NeuralNetRegressor
+from torch import nn
+
+from skrpf import MLP, RandomizedPriorRegressor
+
+K = 10
+LR = 1e-2
+PRIOR_SCALE = 1.0
+
+
+class PriorWrapped(nn.Module):
+    """A trainable MLP plus a frozen, randomly initialised MLP of the same shape."""
+
+    def __init__(self, n_features_in: int = 1, n_outputs: int = 1, prior_scale: float = PRIOR_SCALE):
+        super().__init__()
+        self.trainable = MLP()(n_features_in, n_outputs)
+        self.prior = MLP()(n_features_in, n_outputs)
+        self.prior.requires_grad_(False)
+        self.prior_scale = prior_scale
+
+    def forward(self, x):
+        with torch.no_grad():
+            prior = self.prior(x)
+        return self.trainable(x) + self.prior_scale * prior
+
+
+def fit_literal(X: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, seed: int = 0) -> list:
+    """Fit K independent skorch nets, each on its own bootstrap sample of the rows."""
+    rng = np.random.RandomState(seed)
+    torch.manual_seed(seed)
+    nets = []
+    for _ in range(K):
+        rows = rng.randint(0, len(X), size=len(X))
+        net = NeuralNetRegressor(
+            PriorWrapped,
+            module__n_features_in=X.shape[1],
+            criterion=nn.MSELoss,
+            optimizer=torch.optim.Adam,
+            lr=LR,
+            max_epochs=epochs,
+            batch_size=batch_size,
+            iterator_train__shuffle=True,
+            train_split=None,
+            verbose=0,
+        )
+        nets.append(net.fit(X[rows], y[rows].reshape(-1, 1)))
+    return nets
+
+
+def fit_skrpf(X: np.ndarray, y: np.ndarray, epochs: int, batch_size: int | None, seed: int = 0):
+    return RandomizedPriorRegressor(
+        n_estimators=K, max_epochs=epochs, batch_size=batch_size, lr=LR, random_state=seed
+    ).fit(X, y)
+
+
+def main() -> None:
+    print_header("skrpf vs K skorch NeuralNetRegressors fit in sequence (K=10, default MLP)")
+    warm_up()
+    settings = [
+        # (label, n, batch size, epochs, repeats)
+        ("n=100, full batch, 100 epochs", 100, None, 100, 3),
+        ("n=10,000, batch 128, 10 epochs", 10_000, 128, 10, 2),
+    ]
+    rows, speedups = [], []
+    for label, n, batch_size, epochs, repeats in settings:
+        X, y = toy_1d(n)
+        literal_batch = n if batch_size is None else batch_size
+        times = interleaved_best_times(
+            {
+                "literal": lambda X=X, y=y, e=epochs, b=literal_batch: fit_literal(X, y, e, b),
+                "skrpf": lambda X=X, y=y, e=epochs, b=batch_size: fit_skrpf(X, y, e, b),
+            },
+            repeats=repeats,
+        )
+        speedup = times["literal"] / times["skrpf"]
+        speedups.append(speedup)
+        rows.append(
+            {
+                "setting": label,
+                "literal K nets [s]": times["literal"],
+                "skrpf [s]": times["skrpf"],
+                "speedup": speedup,
+            }
+        )
+    print_table(rows)
+    verdict("issue 5, n=100 full batch: speedup vs literal", speedups[0], 25, higher_is_better=True)
+    verdict("issue 5, n=10,000 batch 128: speedup vs literal", speedups[1], 8, higher_is_better=True)
+    verdict("issue 2, n=100 full batch: speedup vs literal", speedups[0], 10, higher_is_better=True)
+
+
+if __name__ == "__main__":
+    main()
