@@ -1,0 +1,56 @@
+"""Every gallery example runs against the current API, so none can rot unnoticed.
+
+The documentation build renders the examples with the full training
+schedule; here only their code is under test, so the default ``"auto"``
+schedule is shortened to keep the whole module fast. The figures' content is
+checked by eye when the docs are built, not here.
+"""
+
+import runpy
+from pathlib import Path
+
+import matplotlib
+import pytest
+import torch
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("plot_*.py"))
+
+
+def test_the_gallery_is_not_empty():
+    # A moved examples/ directory would otherwise leave the test below with
+    # no cases, and pass.
+    assert len(EXAMPLES) >= 5
+
+
+@pytest.fixture
+def one_torch_thread():
+    # Tiny networks: a second intra-op thread only adds synchronisation, and
+    # on a busy machine its spinning made the examples ten times slower.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_example_runs_and_draws(path, monkeypatch, one_torch_thread):
+    # The examples fit with max_epochs="auto" (2,000 steps): 100 steps are
+    # enough to exercise every line.
+    monkeypatch.setattr("skrpf._schedule.AUTO_STEPS", 100)
+    shown = []
+
+    def show(*args, **kwargs):
+        shown.extend(plt.figure(number) for number in plt.get_fignums())
+        plt.close("all")
+
+    monkeypatch.setattr(plt, "show", show)
+    try:
+        runpy.run_path(str(path), run_name="__main__")
+    finally:
+        plt.close("all")
+    assert shown, f"{path.name} showed no figure"
+    for figure in shown:
+        assert any(ax.has_data() for ax in figure.axes), f"{path.name} showed an empty figure"
