@@ -7,7 +7,16 @@ default network factory, :class:`SinePrior` an example of a fixed prior, and
 
 from ._regressor import RandomizedPriorRegressor
 from .networks import MLP, FixedFunctionPrior, SinePrior
+from .persistence import load, save
 
 __version__ = "0.1.0"
 
-__all__ = ["RandomizedPriorRegressor", "MLP", "SinePrior", "FixedFunctionPrior", "__version__"]
+__all__ = [
+    "RandomizedPriorRegressor",
+    "MLP",
+    "SinePrior",
+    "FixedFunctionPrior",
+    "save",
+    "load",
+    "__version__",
+]

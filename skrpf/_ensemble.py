@@ -90,12 +90,15 @@ class BatchedSequential(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Map ``x`` of shape (batch, in) to (K, batch, out)."""
         z = x.unsqueeze(0).expand(self.n_members, -1, -1)
+        # Direct dictionary look-ups: at one row per call (prediction in an
+        # optimisation loop) Python overhead is most of the cost.
+        tensors = self._parameters if "weight_0" in self._parameters else self._buffers
         for position, activation in enumerate(self.activations):
             if activation is not None:
-                z = activation(z)
+                z = activation.forward(z)
                 continue
-            weight = getattr(self, f"weight_{position}")
-            bias = getattr(self, f"bias_{position}", None)
+            weight = tensors[f"weight_{position}"]
+            bias = tensors.get(f"bias_{position}")
             z = torch.bmm(z, weight) if bias is None else torch.baddbmm(bias, z, weight)
         return z
 

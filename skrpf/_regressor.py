@@ -20,10 +20,14 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from . import _validation as checks
 from ._ensemble import RandomizedPriorEnsemble
+from ._losses import MIN_NOISE_VARIANCE, WeightedGaussianNLL, split_mean_variance
 from ._schedule import resolve_batch_size, resolve_max_epochs
 from ._training import EnsembleDataset, EnsembleNet
 from .networks import MLP
 from .resamplers import draw_weights, get_resampler
+
+#: Accepted values of the ``noise`` parameter.
+NOISE_MODELS = ("none", "homoscedastic", "heteroscedastic")
 
 __all__ = ["RandomizedPriorRegressor"]
 
@@ -58,16 +62,7 @@ def _resolve_seed(random_state) -> int:
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
-def _check_finite(name: str, array: np.ndarray) -> None:
-    bad = ~np.isfinite(array)
-    if bad.any():
-        position = tuple(int(i) for i in np.argwhere(bad)[0])
-        kind = "NaN" if np.isnan(array[position]) else "infinity"
-        where = f"row {position[0]}" + (f", column {position[1]}" if len(position) > 1 else "")
-        raise ValueError(
-            f"Input {name} contains {kind} ({int(bad.sum())} non-finite value(s); the first at "
-            f"{where}). Remove or impute them, e.g. with sklearn.impute.SimpleImputer."
-        )
+_check_finite = checks.check_finite
 
 
 def _check_vectorizable(ensemble, probe) -> None:
@@ -142,6 +137,28 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         Standard deviation :math:`\sigma \ge 0` of the fixed Gaussian noise
         added to each member's targets, in the units the networks are
         trained in (standardised when ``normalize_y=True``).
+    noise : {"none", "homoscedastic", "heteroscedastic"}, default="homoscedastic"
+        Model of the observation noise, which ``predict(X, return_std=True)``
+        adds to the spread of the members (see Notes and the user guide page
+        "Predictive uncertainty and observation noise").
+
+        * ``"none"``: no noise model; the std is the member spread alone,
+          as in Osband et al. (2018).
+        * ``"homoscedastic"``: one noise variance per target, estimated
+          after training from out-of-sample residuals: row ``i`` is predicted
+          by the members whose bootstrap weight for it is 0. Resamplers that
+          leave (almost) no row out (``"none"``, ``"exponential"``: fewer than
+          10% of the rows out of some member) get a cross-fitting mask
+          instead: the rows are dealt into ``n_estimators`` folds and
+          member ``k`` does not train on fold ``k``. Needs
+          ``n_estimators >= 2``.
+        * ``"heteroscedastic"``: every member also outputs an
+          input-dependent variance and is trained with the Gaussian negative
+          log-likelihood, as in deep ensembles (Lakshminarayanan et al.,
+          2017); the randomized prior acts on the mean only. The member
+          factory is called with ``2 * n_outputs`` outputs (means, then
+          raw variances mapped through ``softplus``), the prior factory with
+          ``n_outputs``.
     alpha : float, default=1e-2
         L2 penalty :math:`\alpha \ge 0` on the trainable parameters, in the
         summed objective below. Because it is not divided by the number of
@@ -154,6 +171,11 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
     batch_size : int, "auto" or None, default="auto"
         Rows per optimizer step. None means the full data set; ``"auto"``
         means ``min(n_samples, 256)``.
+    predict_batch_size : int or None, default=None
+        Rows per forward pass in the predict methods, which bounds their
+        memory to ``O(n_estimators * predict_batch_size * width)``. None
+        means 8192. It never changes the results: predictions are bit for
+        bit the same whatever the batch size (see Notes).
     lr : float, default=1e-2
         Learning rate.
     optimizer : torch optimizer class, default=torch.optim.Adam
@@ -190,7 +212,7 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
     ----------
     n_features_in_ : int
         Number of features seen in fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names, when X is a DataFrame with string column names.
     n_outputs_ : int
         Number of target columns.
@@ -203,6 +225,12 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         Epochs the schedule asked for.
     batch_size_ : int
         Rows per optimizer step.
+    noise_std_ : ndarray of shape (`n_outputs_`,)
+        Standard deviation of the observation noise in the units of y: 0
+        for ``noise="none"``, the estimate for ``"homoscedastic"``, and for
+        ``"heteroscedastic"`` the root mean predicted noise variance over
+        the training rows (a summary; the model's noise depends on x, see
+        :meth:`predict_noise_std`).
 
     See Also
     --------
@@ -223,14 +251,42 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
     of :math:`f_k`. Each mini-batch step uses an unbiased estimate of this
     objective divided by :math:`n`, so mini-batching keeps the minimiser.
 
-    The standard deviation returned by ``predict`` is the spread of the K
-    members with ``ddof=0``: the standard deviation of the equally weighted
-    mixture of members. With ``n_estimators=1`` it is 0.
+    The predictive distribution of y at x is the equally weighted mixture
+    of the members' Gaussians :math:`N(Q_k(x), s_k^2(x))`, where
+    :math:`s_k^2` is the noise variance (0 for ``noise="none"``, one
+    constant for ``"homoscedastic"``, member ``k``'s own output for
+    ``"heteroscedastic"``). Its variance, returned by ``predict`` as a
+    standard deviation, is
+
+    .. math::
+
+        \frac{1}{K} \sum_k s_k^2(x) + \frac{1}{K} \sum_k \bigl(Q_k(x) - \bar Q(x)\bigr)^2,
+
+    noise plus the spread of the members (``ddof=0``). Pass
+    ``include_noise=False`` for the spread alone: the uncertainty about the
+    function, which is what Bayesian optimisation needs. With
+    ``n_estimators=1`` the spread is 0.
+
+    With ``noise="heteroscedastic"``, member :math:`k` minimises
+    :math:`\sum_i w_{ki}\, [\tfrac12 \log s_k^2(x_i) + (y_i - Q_k(x_i))^2
+    / (2 s_k^2(x_i))] + \alpha \lVert \theta_k \rVert^2` instead.
 
     Interrupting ``fit`` with ``KeyboardInterrupt`` while the members train
     stops training at that point, as in skorch: the estimator is fitted with
-    the members as they are, and ``net_.history`` shows how far it got. An
-    interrupt or error before training starts leaves the estimator as it was.
+    the members as they are, and ``net_.history`` shows how far it got
+    (with ``vectorize=False``, only the member being trained stops; skorch
+    cannot tell an interrupt from early stopping). An interrupt before
+    training starts, and any error raised in ``fit`` -- invalid input, or a
+    training loss that becomes NaN or infinite -- leaves the estimator
+    exactly as it was: unfitted stays unfitted, a fitted one keeps its fit.
+
+    With an int ``random_state``, ``fit`` is bit-for-bit reproducible, in
+    the same or a new process, and never changes the global numpy, torch
+    or :mod:`random` states. Predictions are computed in float64 and
+    rounded to float32, the precision the members are trained in, so they
+    do not depend on ``predict_batch_size``, and predicting from several
+    threads at once gives the results of sequential calls. See the
+    "Errors and guarantees" page of the documentation.
 
     References
     ----------
@@ -257,9 +313,11 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         n_estimators=10,
         bootstrap="multinomial",
         target_noise=0.0,
+        noise="homoscedastic",
         alpha=1e-2,
         max_epochs="auto",
         batch_size="auto",
+        predict_batch_size=None,
         lr=1e-2,
         optimizer=torch.optim.Adam,
         callbacks=None,
@@ -277,9 +335,11 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         self.n_estimators = n_estimators
         self.bootstrap = bootstrap
         self.target_noise = target_noise
+        self.noise = noise
         self.alpha = alpha
         self.max_epochs = max_epochs
         self.batch_size = batch_size
+        self.predict_batch_size = predict_batch_size
         self.lr = lr
         self.optimizer = optimizer
         self.callbacks = callbacks
@@ -307,9 +367,12 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         checks.check_real("prior_scale", self.prior_scale, minimum=0.0)
         checks.check_int("n_estimators", self.n_estimators, minimum=1)
         checks.check_real("target_noise", self.target_noise, minimum=0.0)
+        if not isinstance(self.noise, str) or self.noise not in NOISE_MODELS:
+            raise ValueError(f"noise must be one of {list(NOISE_MODELS)}; got {self.noise!r}.")
         checks.check_real("alpha", self.alpha, minimum=0.0)
         checks.check_int("max_epochs", self.max_epochs, minimum=1, allow=("auto",))
         checks.check_int("batch_size", self.batch_size, minimum=1, allow=("auto", None))
+        checks.check_int("predict_batch_size", self.predict_batch_size, minimum=1, allow=(None,))
         checks.check_real("lr", self.lr, minimum=0.0, strict=True)
         checks.check_optimizer(self.optimizer)
         checks.check_real("max_grad_norm", self.max_grad_norm, minimum=0.0, strict=True, allow_none=True)
@@ -326,6 +389,10 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         return get_resampler(self.bootstrap)
 
     def _validate_training_data(self, X, y, sample_weight):
+        # Clear messages for non-numeric data, non-finite y and bad weights,
+        # before scikit-learn's vaguer ones.
+        checks.check_numeric("X", X)
+        checks.check_target(y)
         X, y = validate_data(
             self,
             X,
@@ -340,10 +407,7 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         if y.ndim == 2 and y.shape[1] == 0:
             raise ValueError("y has 0 target columns; at least one is required.")
         Y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
-        if sample_weight is not None:
-            sample_weight = np.asarray(sample_weight)
-            if sample_weight.ndim == 1 and sample_weight.dtype.kind in "fiu":
-                _check_finite("sample_weight", sample_weight.astype(np.float64))
+        checks.check_sample_weight(sample_weight, X.shape[0])
         sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
         if not np.any(sample_weight > 0):
             raise ValueError("sample_weight is zero for every sample; at least one weight must be positive.")
@@ -392,14 +456,18 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         X_t = torch.as_tensor(((X - x_mean) / x_scale).astype(np.float32), device=device)
         Y_t = torch.as_tensor(((Y - y_mean) / y_scale).astype(np.float32), device=device)
 
-        weights = draw_weights(resampler, n_samples, K, np.random.RandomState(weight_seed))
+        weight_rng = np.random.RandomState(weight_seed)
+        weights = draw_weights(resampler, n_samples, K, weight_rng)
+        if self.noise == "homoscedastic":
+            weights = _ensure_out_of_bag_rows(weights, weight_rng)
         weights_t = torch.as_tensor((weights * sample_weight).astype(np.float32), device=device)
 
         batch_size = resolve_batch_size(self.batch_size, n_samples)
         max_epochs = resolve_max_epochs(self.max_epochs, n_samples, batch_size)
 
         with _private_torch_rng(int(init_seed), device):
-            members, priors = self._build_networks(n_features, n_outputs, X_t[:1].cpu(), K)
+            member_outputs = 2 * n_outputs if self.noise == "heteroscedastic" else n_outputs
+            members, priors = self._build_networks(n_features, member_outputs, n_outputs, X_t[:1].cpu(), K)
             ensemble = RandomizedPriorEnsemble(
                 members, priors, float(self.prior_scale), vectorize=self.vectorize
             ).to(device)
@@ -420,6 +488,8 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
                 max_grad_norm=self.max_grad_norm,
                 iterator_train__seed=int(shuffle_seed),
             )
+            if self.noise == "heteroscedastic":
+                net_kwargs["criterion"] = WeightedGaussianNLL
             if self.vectorize:
                 net = EnsembleNet(ensemble, **net_kwargs).fit(dataset, None)
             else:
@@ -435,13 +505,48 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         self.batch_size_ = batch_size
         self._x_mean, self._x_scale = x_mean, x_scale
         self._y_mean, self._y_scale = y_mean, y_scale
+        # Set before any prediction below: the homoscedastic estimate needs
+        # member means without noise.
+        self._noise_var = np.zeros(n_outputs)
+        if self.noise == "homoscedastic":
+            Xs = (X - x_mean) / x_scale
+            self._noise_var = self._out_of_bag_noise_variance(Xs, Y, weights, sample_weight)
+            self.noise_std_ = np.sqrt(self._noise_var)
+        elif self.noise == "heteroscedastic":
+            Xs = (X - x_mean) / x_scale
+            noise_var = np.concatenate([V.mean(axis=0) for _, _, V in self._iter_standardised(Xs)])
+            self.noise_std_ = np.sqrt(np.average(noise_var, axis=0, weights=sample_weight))
+        else:
+            self.noise_std_ = np.zeros(n_outputs)
         return self
 
-    def _build_networks(self, n_features, n_outputs, probe, K):
+    def _out_of_bag_noise_variance(self, Xs, Y, weights, sample_weight):
+        """Homoscedastic noise variance per target from out-of-bag residuals, in y's units.
+
+        Row ``i`` is predicted by the mean of the members that did not train
+        on it (bootstrap weight 0). The noise variance is the weighted mean
+        squared out-of-bag residual minus the mean squared member spread at
+        the training rows, so that the predictive variance (noise plus
+        spread) matches the out-of-sample squared error on average. It is
+        floored at a tiny positive value.
+        """
+        out_of_bag = (weights == 0).T  # (n, K)
+        keep = out_of_bag.any(axis=1) & (sample_weight > 0)
+        Q = np.concatenate([Q for _, Q, _ in self._iter_standardised(Xs[keep])], axis=1)
+        mask = out_of_bag[keep].T[:, :, None]  # (K, n_keep, 1)
+        oob_mean = (Q * mask).sum(axis=0) / mask.sum(axis=0)
+        row_weight = sample_weight[keep]
+        squared_error = np.average((Y[keep] - oob_mean) ** 2, axis=0, weights=row_weight)
+        spread = np.average(Q.var(axis=0), axis=0, weights=row_weight)
+        floor = MIN_NOISE_VARIANCE * self._y_scale**2
+        return np.maximum(squared_error - spread, floor)
+
+    def _build_networks(self, n_features, member_outputs, n_outputs, probe, K):
         module_factory = MLP() if self.module is None else self.module
         prior_factory = module_factory if self.prior is None else self.prior
         members = [
-            checks.build_network("module", module_factory, n_features, n_outputs, probe) for _ in range(K)
+            checks.build_network("module", module_factory, n_features, member_outputs, probe)
+            for _ in range(K)
         ]
         priors = None
         if self.prior_scale > 0:
@@ -475,16 +580,53 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
     # --------------------------------------------------------------- predict
     def _iter_members(self, X):
         """Yield ``(rows, Q)`` with member outputs Q of shape (K, rows, t) in y's units."""
+        for rows, Q, _ in self._iter_predictive(X):
+            yield rows, Q
+
+    def _iter_predictive(self, X):
+        """Yield ``(rows, Q, V)``: member means Q and noise variances V, shape (K, rows, t), in y's units."""
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64, ensure_all_finite=False)
+        if self._is_plain_input(X):
+            # What validate_data would return, without its ~0.1 ms of checks
+            # that cannot fail here: it matters for one-row calls in a loop.
+            X = X.astype(np.float64, copy=False)
+        else:
+            checks.check_numeric("X", X)
+            X = validate_data(self, X, reset=False, dtype=np.float64, ensure_all_finite=False)
         _check_finite("X", X)
-        X = (X - self._x_mean) / self._x_scale
+        yield from self._iter_standardised((X - self._x_mean) / self._x_scale)
+
+    def _is_plain_input(self, X) -> bool:
+        """Whether X is a non-empty float ndarray of the fitted width, fitted without feature names."""
+        return (
+            type(X) is np.ndarray
+            and X.dtype in (np.float64, np.float32)
+            and X.ndim == 2
+            and X.shape[0] > 0
+            and X.shape[1] == self.n_features_in_
+            and not hasattr(self, "feature_names_in_")
+        )
+
+    def _iter_standardised(self, X):
+        """:meth:`_iter_predictive` on inputs already standardised and validated."""
         tensor = next(self.ensemble_.buffers(), next(self.ensemble_.parameters(), None))
         device = tensor.device if tensor is not None else torch.device("cpu")
+        step = getattr(self, "predict_batch_size", None)
+        checks.check_int("predict_batch_size", step, minimum=1, allow=(None,))
+        step = PREDICT_BATCH_ROWS if step is None else int(step)
         with torch.inference_mode():
-            for start in range(0, X.shape[0], PREDICT_BATCH_ROWS):
-                rows = slice(start, start + PREDICT_BATCH_ROWS)
-                out = self.ensemble_.predict_members(torch.as_tensor(X[rows], device=device))
+            for start in range(0, X.shape[0], step):
+                rows = slice(start, start + step)
+                x = torch.as_tensor(X[rows], dtype=torch.float64, device=device)
+                if self.noise == "heteroscedastic":
+                    out, variance = split_mean_variance(self.ensemble_(x))
+                    prior = self.ensemble_.prior_term(x)
+                    out = out if prior is None else out + prior
+                    # Rounded to float32 like the means below, for the same reason.
+                    variance = variance.to(torch.float32).cpu().numpy().astype(np.float64) * self._y_scale**2
+                else:
+                    out = self.ensemble_.predict_members(x)
+                    variance = np.broadcast_to(self._noise_var, (out.shape[0], out.shape[1], self.n_outputs_))
                 # Matrix kernels sum in an order that depends on how many rows
                 # they get, so a row's float32 result would change with the
                 # batch it is predicted in. Computed in float64, the rows differ
@@ -492,7 +634,12 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
                 # members were trained in) they agree bit for bit, except in the
                 # ~1e-8 chance that a value lies on a rounding boundary.
                 out = out.to(torch.float32).cpu().numpy().astype(np.float64)
-                yield rows, out * self._y_scale + self._y_mean
+                if not np.isfinite(out).all():
+                    raise FloatingPointError(
+                        "The ensemble's output is not finite (overflow) for some rows of X, whose "
+                        "values are probably far outside the training data; check X for extreme values."
+                    )
+                yield rows, out * self._y_scale + self._y_mean, variance
 
     def _squeeze(self, array, axis):
         return np.squeeze(array, axis=axis) if self.n_outputs_ == 1 else array
@@ -514,16 +661,24 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         members = np.concatenate(parts, axis=1) if parts else np.empty((n_members, 0, self.n_outputs_))
         return self._squeeze(members, axis=2)
 
-    def predict(self, X, return_std=False, return_cov=False):
-        """Predict with the ensemble mean, and optionally its spread.
+    def predict(self, X, return_std=False, return_cov=False, include_noise=True):
+        """Predict with the ensemble mean, and optionally the predictive spread.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
         return_std : bool, default=False
-            Also return the standard deviation of the members (``ddof=0``).
+            Also return the standard deviation of the predictive distribution
+            of y: the mixture of the members, ``sqrt(mean of the member noise
+            variances + variance of the member means)`` (``ddof=0``).
         return_cov : bool, default=False
-            Also return the covariance of the members across the rows of X.
+            Also return the covariance of the predictive distribution across
+            the rows of X: the covariance of the member means, plus the mean
+            noise variance on the diagonal.
+        include_noise : bool, default=True
+            Include the observation noise (see ``noise``). False gives the
+            model (epistemic) uncertainty alone: the spread of the members.
+            No effect with ``noise="none"``.
 
         Returns
         -------
@@ -535,26 +690,61 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         """
         if return_std and return_cov:
             raise RuntimeError("At most one of return_std or return_cov can be requested.")
+        checks.check_bool("include_noise", include_noise)
         if return_cov:
-            members = self.predict_members(X).reshape(self.ensemble_.n_members, -1, self.n_outputs_)
+            members, noise_var = self._predict_all(X)
             centred = members - members.mean(axis=0)
             cov = np.einsum("kit,kjt->ijt", centred, centred) / members.shape[0]
+            if include_noise:
+                rows = np.arange(cov.shape[0])
+                cov[rows, rows] += noise_var.mean(axis=0)
             return self._squeeze(members.mean(axis=0), axis=1), self._squeeze(cov, axis=2)
-        means, stds = [], []
-        for _, Q in self._iter_members(X):
+        means, variances = [], []
+        for _, Q, V in self._iter_predictive(X):
             means.append(Q.mean(axis=0))
-            stds.append(Q.std(axis=0))
+            variances.append(Q.var(axis=0) + V.mean(axis=0) if include_noise else Q.var(axis=0))
         mean = np.concatenate(means) if means else np.empty((0, self.n_outputs_))
         if not return_std:
             return self._squeeze(mean, axis=1)
-        std = np.concatenate(stds) if stds else np.empty((0, self.n_outputs_))
+        std = np.sqrt(np.concatenate(variances)) if variances else np.empty((0, self.n_outputs_))
         return self._squeeze(mean, axis=1), self._squeeze(std, axis=1)
 
-    def sample_y(self, X, n_samples=1, random_state=0):
-        """Draw whole functions from the ensemble, one member per draw.
+    def predict_noise_std(self, X):
+        """Standard deviation of the observation noise at X, without model uncertainty.
+
+        The root of the members' mean noise variance: 0 for ``noise="none"``,
+        ``noise_std_`` on every row for ``"homoscedastic"``, input-dependent
+        for ``"heteroscedastic"``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        noise_std : ndarray of shape (n_samples,) or (n_samples, n_targets)
+        """
+        parts = [V.mean(axis=0) for _, _, V in self._iter_predictive(X)]
+        noise_var = np.concatenate(parts) if parts else np.empty((0, self.n_outputs_))
+        return self._squeeze(np.sqrt(noise_var), axis=1)
+
+    def _predict_all(self, X):
+        """Member means and noise variances over all rows, each of shape (K, n, t)."""
+        parts = list(self._iter_predictive(X))
+        if not parts:
+            empty = np.empty((self.ensemble_.n_members, 0, self.n_outputs_))
+            return empty, empty
+        means = np.concatenate([Q for _, Q, _ in parts], axis=1)
+        return means, np.concatenate([V for _, _, V in parts], axis=1)
+
+    def sample_y(self, X, n_samples=1, random_state=0, include_noise=True):
+        """Draw from the predictive distribution, one member function per draw.
 
         Each draw is one member's prediction over all rows of X, so draws are
-        coherent across rows, as Thompson sampling needs. Draws pick distinct
+        coherent across rows, as Thompson sampling needs; with
+        ``include_noise=True`` independent Gaussian observation noise (that
+        member's noise variance) is added to every row, so that the draws
+        follow the distribution described by ``predict``. Draws pick distinct
         members while ``n_samples <= n_estimators``; beyond that, members are
         drawn with replacement, so some functions repeat.
 
@@ -564,20 +754,50 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         n_samples : int, default=1
             Number of functions to draw.
         random_state : int, RandomState instance or None, default=0
-            Chooses the members, as in
+            Chooses the members and draws the noise, as in
             :meth:`~sklearn.gaussian_process.GaussianProcessRegressor.sample_y`.
+        include_noise : bool, default=True
+            Add the observation noise; False draws noise-free functions. No
+            effect with ``noise="none"``.
 
         Returns
         -------
         y_samples : ndarray of shape (n_samples_X, n_samples) or (n_samples_X, n_targets, n_samples)
         """
         checks.check_int("n_samples", n_samples, minimum=1)
+        checks.check_bool("include_noise", include_noise)
         rng = check_random_state(random_state)
         n_members = self.ensemble_.n_members
         chosen = rng.choice(n_members, size=n_samples, replace=n_samples > n_members)
-        members = self.predict_members(X).reshape(n_members, -1, self.n_outputs_)
-        draws = np.moveaxis(members[chosen], 0, -1)  # (n, t, n_samples)
-        return self._squeeze(draws, axis=1)
+        members, noise_var = self._predict_all(X)
+        draws = members[chosen]  # (n_samples, n, t)
+        if include_noise and self.noise != "none":
+            draws = draws + np.sqrt(noise_var[chosen]) * rng.standard_normal(draws.shape)
+        return self._squeeze(np.moveaxis(draws, 0, -1), axis=1)
+
+
+def _ensure_out_of_bag_rows(weights: np.ndarray, rng: np.random.RandomState) -> np.ndarray:
+    """Leave every row out of at least one member when the resampler rarely does.
+
+    Out-of-bag residuals need members that did not see a row. When fewer
+    than a tenth of the rows have such a member (``bootstrap="none"`` or
+    ``"exponential"``), the rows are dealt at random into K folds and member
+    ``k`` gets weight 0 on fold ``k``: cross-fitting by the members
+    themselves, at no extra training cost.
+    """
+    n_members, n_samples = weights.shape
+    if (weights == 0).any(axis=0).mean() >= 0.1:
+        return weights
+    if n_members < 2:
+        raise ValueError(
+            'noise="homoscedastic" estimates the noise from rows a member did not train on; '
+            "with a bootstrap that leaves no row out this needs n_estimators >= 2. Use a "
+            'resampling bootstrap such as "multinomial", more members, or another noise model.'
+        )
+    folds = rng.permutation(n_samples) % n_members
+    weights = weights.copy()
+    weights[folds, np.arange(n_samples)] = 0.0
+    return weights
 
 
 def _standardisation(values: np.ndarray, enabled: bool) -> tuple[np.ndarray, np.ndarray]:

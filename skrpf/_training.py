@@ -19,6 +19,8 @@ an unbiased estimate of ``(1/n)`` times the objective documented on
 
 from __future__ import annotations
 
+import inspect
+
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import EpochTimer, PassthroughScoring, PrintLog
@@ -122,6 +124,10 @@ class EnsembleNet(NeuralNet):
         kwargs.setdefault("criterion", WeightedSquaredError)
         kwargs.setdefault("train_split", None)  # never hold out data silently
         kwargs.setdefault("iterator_train", BatchIterator)
+        if _accepts_foreach(kwargs.get("optimizer")):
+            # torch picks the multi-tensor update only on GPUs; on CPUs it
+            # still saves a Python loop over the parameters at every step.
+            kwargs.setdefault("optimizer__foreach", True)
         super().__init__(module, *args, **kwargs)
         self.alpha = alpha
         self.n_train = n_train
@@ -139,14 +145,31 @@ class EnsembleNet(NeuralNet):
             callbacks.append(("print_log", PrintLog()))
         return callbacks
 
+    def _penalized_parameters(self) -> list[torch.Tensor]:
+        return [p for p in self.module_.parameters() if p.requires_grad]
+
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        """Weighted squared error of the batch plus the scaled L2 penalty."""
+        """Criterion of the batch plus the scaled L2 penalty.
+
+        The penalty enters the value only: its gradient, ``2 (alpha / n) theta``,
+        is added by :meth:`train_step_single` after ``backward``, with one
+        multi-tensor operation instead of a dozen autograd nodes per step.
+        """
         targets, weights = y_true
         loss = self.criterion_(y_pred, targets, weights)
         if self.alpha > 0:
-            penalty = sum(p.square().sum() for p in self.module_.parameters() if p.requires_grad)
+            with torch.no_grad():
+                norms = torch._foreach_norm(self._penalized_parameters())
+                penalty = torch.stack(norms).square().sum()
             loss = loss + (self.alpha / self.n_train) * penalty
         return loss
+
+    def train_step_single(self, batch, **fit_params):
+        """Loss and gradients of one batch, the L2 penalty's gradient included."""
+        step = super().train_step_single(batch, **fit_params)
+        if self.alpha > 0:
+            add_l2_gradient_(self._penalized_parameters(), 2 * self.alpha / self.n_train)
+        return step
 
     def train_step(self, batch, **fit_params):
         """One optimizer step, stopping fit at once if the loss is not finite."""
@@ -185,3 +208,22 @@ def clip_member_grad_norm_(parameters, max_norm: float) -> None:
     scale = (max_norm / (squared.sqrt() + 1e-12)).clamp(max=1.0)
     for g in grads:
         g.mul_(scale.view(-1, *([1] * (g.dim() - 1))))
+
+
+def add_l2_gradient_(parameters: list[torch.Tensor], scale: float) -> None:
+    """Add ``scale * p`` to the gradient of every parameter ``p``, in place."""
+    with torch.no_grad():
+        with_grad = [p for p in parameters if p.grad is not None]
+        if with_grad:
+            torch._foreach_add_([p.grad for p in with_grad], with_grad, alpha=scale)
+        for p in parameters:
+            if p.grad is None:  # not reached by the data term: the penalty alone
+                p.grad = scale * p.detach()
+
+
+def _accepts_foreach(optimizer) -> bool:
+    """Whether the optimizer class takes a ``foreach`` argument (Adam, AdamW, SGD, ...)."""
+    try:
+        return "foreach" in inspect.signature(optimizer).parameters
+    except (TypeError, ValueError):
+        return False

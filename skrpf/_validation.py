@@ -1,7 +1,8 @@
-"""Checks of the estimator's hyper-parameters, run at the start of ``fit``.
+"""Checks of the estimator's hyper-parameters and data, run before any work.
 
-Every error names the parameter, the value received and what is allowed, so
-that a failing grid search says which point of the grid is wrong.
+Every error names the parameter or input, the value received and what is
+allowed, so that a failing grid search or pipeline says what is wrong and
+where.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import inspect
 from numbers import Integral, Real
 
+import numpy as np
+import scipy.sparse as sp
 import torch
 from torch import nn
 
@@ -107,3 +110,98 @@ def build_network(name: str, factory, n_features_in: int, n_outputs: int, probe:
             f"n_outputs={n_outputs} is the number of target columns of y."
         )
     return network
+
+
+# ----------------------------------------------------------------- the data
+def check_finite(name: str, array: np.ndarray) -> None:
+    """Raise ValueError naming the first NaN or infinite entry of a numeric array."""
+    bad = ~np.isfinite(array)
+    if bad.any():
+        position = tuple(int(i) for i in np.argwhere(bad)[0])
+        kind = "NaN" if np.isnan(array[position]) else "infinity"
+        where = f"row {position[0]}" + (f", column {position[1]}" if len(position) > 1 else "")
+        raise ValueError(
+            f"Input {name} contains {kind} ({int(bad.sum())} non-finite value(s); the first at "
+            f"{where}). Remove or impute them, e.g. with sklearn.impute.SimpleImputer."
+        )
+
+
+def _columns(values):
+    """``(label, array)`` pairs: one per DataFrame column, or the whole array."""
+    if hasattr(values, "columns") and hasattr(values, "dtypes"):
+        # pandas' nullable numeric dtypes (Int64, Float64) hold pd.NA, read as NaN.
+        return [(f"column {c!r}", _column_array(values[c])) for c in values.columns]
+    if hasattr(values, "to_numpy") and hasattr(values, "dtype"):  # a pandas Series
+        return [("", _column_array(values))]
+    if sp.issparse(values):
+        return []  # scikit-learn refuses sparse input with its own TypeError
+    if not hasattr(values, "dtype"):
+        try:
+            values = np.asarray(values)
+        except (ValueError, TypeError):
+            return []  # ragged or odd input: scikit-learn's own conversion reports it
+    return [("", np.asarray(values))]
+
+
+def _column_array(series) -> np.ndarray:
+    if series.dtype.kind in "fiub":
+        return series.to_numpy(dtype=np.float64, na_value=np.nan)
+    return series.to_numpy()
+
+
+def check_numeric(name: str, values) -> None:
+    """Refuse complex, string or other non-numeric data with an error that says so.
+
+    Runs before scikit-learn's conversion, whose messages ("could not convert
+    string to float", a dump of a complex array) do not say which input or
+    what to do. Object arrays of numbers are accepted.
+    """
+    for label, column in _columns(values):
+        where = f" ({label})" if label else ""
+        kind = column.dtype.kind
+        if kind == "c":
+            raise ValueError(
+                f"Complex data not supported: {name}{where} has dtype {column.dtype}. Pass the real "
+                "and imaginary parts as separate real columns."
+            )
+        if kind in "OUSV":
+            try:
+                np.asarray(column, dtype=np.float64)
+            except (ValueError, TypeError) as exc:
+                raise type(exc)(
+                    f"{name}{where} must be numeric; got dtype {column.dtype} whose values cannot be "
+                    f"converted to float ({exc}). Encode categorical columns first, e.g. with "
+                    "sklearn.preprocessing.OneHotEncoder or OrdinalEncoder."
+                ) from exc
+
+
+def check_target(y) -> None:
+    """:func:`check_numeric`, then :func:`check_finite` on y, before scikit-learn's vaguer check."""
+    check_numeric("y", y)
+    for _, column in _columns(y):
+        if column.dtype.kind in "fiub":
+            check_finite("y", column.astype(np.float64, copy=False))
+
+
+def check_sample_weight(sample_weight, n_samples: int) -> None:
+    """Check the length, finiteness and sign of ``sample_weight`` with messages that locate the problem."""
+    if sample_weight is None:
+        return
+    weights = np.asarray(sample_weight)
+    if weights.ndim == 1 and weights.shape[0] != n_samples:
+        raise ValueError(
+            f"sample_weight has {weights.shape[0]} values but X has {n_samples} samples; "
+            "pass one weight per row of X."
+        )
+    if weights.ndim != 1 or weights.dtype.kind not in "fiub":
+        return  # scalars and odd shapes get scikit-learn's own message
+    weights = weights.astype(np.float64)
+    check_finite("sample_weight", weights)
+    if np.any(weights < 0):
+        first = int(np.argmax(weights < 0))
+        raise ValueError(
+            f"sample_weight must be non-negative; {int((weights < 0).sum())} value(s) are negative, "
+            f"the first sample_weight[{first}] = {weights[first]:g}."
+        )
+    if not np.any(weights > 0):
+        raise ValueError("sample_weight is zero for every sample; at least one weight must be positive.")

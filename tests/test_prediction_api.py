@@ -36,7 +36,8 @@ def test_both_std_and_cov_is_an_error(data_1d):
 
 def test_mean_std_cov_are_member_statistics(data_multi):
     X, Y = data_multi
-    model = fast_regressor(max_epochs=3).fit(X, Y)
+    # noise="none": std is the member spread alone (test_noise.py covers the noise models).
+    model = fast_regressor(noise="none", max_epochs=3).fit(X, Y)
     members = model.predict_members(X)
     mean, std = model.predict(X, return_std=True)
     np.testing.assert_allclose(mean, members.mean(axis=0))
@@ -49,13 +50,14 @@ def test_mean_std_cov_are_member_statistics(data_multi):
 
 def test_single_member_has_zero_std(data_1d):
     X, y = data_1d
-    _, std = fast_regressor(n_estimators=1, max_epochs=2).fit(X, y).predict(X, return_std=True)
+    model = fast_regressor(n_estimators=1, max_epochs=2).fit(X, y)
+    _, std = model.predict(X, return_std=True, include_noise=False)
     np.testing.assert_array_equal(std, 0.0)
 
 
 def test_sample_y_draws_whole_member_functions(data_1d):
     X, y = data_1d
-    model = fast_regressor(max_epochs=3).fit(X, y)
+    model = fast_regressor(noise="none", max_epochs=3).fit(X, y)
     members = model.predict_members(X)
     draws = model.sample_y(X, n_samples=4, random_state=1)
     # Each draw is one member, coherent across all rows, and distinct members are used.

@@ -52,8 +52,8 @@ class ResidualNet(nn.Module):
 def test_std_is_larger_far_from_the_data():
     X, y = make_paper_toy()
     model = RandomizedPriorRegressor(n_estimators=10, max_epochs=300, random_state=0).fit(X, y)
-    _, std_inside = model.predict(X, return_std=True)
-    _, std_far = model.predict(np.array([[-1.5], [3.0]]), return_std=True)
+    _, std_inside = model.predict(X, return_std=True, include_noise=False)
+    _, std_far = model.predict(np.array([[-1.5], [3.0]]), return_std=True, include_noise=False)
     assert std_far.min() > 3 * std_inside.mean()
 
 
@@ -63,7 +63,7 @@ def test_predictions_change_with_prior_scale(data_1d):
     spreads = {}
     for scale in (0.0, 1.0, 5.0):
         model = fast_regressor(prior_scale=scale, max_epochs=30).fit(X, y)
-        spreads[scale] = model.predict(far, return_std=True)[1].mean()
+        spreads[scale] = model.predict(far, return_std=True, include_noise=False)[1].mean()
     assert spreads[0.0] < spreads[1.0] < spreads[5.0]
 
 
