@@ -496,6 +496,13 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
                 # The members are trained in place inside the ensemble's LoopStack.
                 net = self._fit_one_by_one(ensemble, dataset, net_kwargs)
 
+        # The noise estimate reuses the float32 training tensors, before the
+        # ensemble switches to float64 for prediction.
+        ensemble.eval()
+        noise_var = np.zeros(n_outputs)
+        if self.noise == "homoscedastic":
+            noise_var = _out_of_bag_noise_variance(ensemble, X_t, Y, weights, sample_weight, y_mean, y_scale)
+
         # Prediction runs in float64 and rounds to float32 (see _iter_members).
         ensemble.double().eval()
         self.ensemble_ = ensemble
@@ -505,41 +512,14 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         self.batch_size_ = batch_size
         self._x_mean, self._x_scale = x_mean, x_scale
         self._y_mean, self._y_scale = y_mean, y_scale
-        # Set before any prediction below: the homoscedastic estimate needs
-        # member means without noise.
-        self._noise_var = np.zeros(n_outputs)
-        if self.noise == "homoscedastic":
+        self._noise_var = noise_var
+        if self.noise == "heteroscedastic":
             Xs = (X - x_mean) / x_scale
-            self._noise_var = self._out_of_bag_noise_variance(Xs, Y, weights, sample_weight)
-            self.noise_std_ = np.sqrt(self._noise_var)
-        elif self.noise == "heteroscedastic":
-            Xs = (X - x_mean) / x_scale
-            noise_var = np.concatenate([V.mean(axis=0) for _, _, V in self._iter_standardised(Xs)])
-            self.noise_std_ = np.sqrt(np.average(noise_var, axis=0, weights=sample_weight))
+            member_var = np.concatenate([V.mean(axis=0) for _, _, V in self._iter_standardised(Xs)])
+            self.noise_std_ = np.sqrt(np.average(member_var, axis=0, weights=sample_weight))
         else:
-            self.noise_std_ = np.zeros(n_outputs)
+            self.noise_std_ = np.sqrt(noise_var)
         return self
-
-    def _out_of_bag_noise_variance(self, Xs, Y, weights, sample_weight):
-        """Homoscedastic noise variance per target from out-of-bag residuals, in y's units.
-
-        Row ``i`` is predicted by the mean of the members that did not train
-        on it (bootstrap weight 0). The noise variance is the weighted mean
-        squared out-of-bag residual minus the mean squared member spread at
-        the training rows, so that the predictive variance (noise plus
-        spread) matches the out-of-sample squared error on average. It is
-        floored at a tiny positive value.
-        """
-        out_of_bag = (weights == 0).T  # (n, K)
-        keep = out_of_bag.any(axis=1) & (sample_weight > 0)
-        Q = np.concatenate([Q for _, Q, _ in self._iter_standardised(Xs[keep])], axis=1)
-        mask = out_of_bag[keep].T[:, :, None]  # (K, n_keep, 1)
-        oob_mean = (Q * mask).sum(axis=0) / mask.sum(axis=0)
-        row_weight = sample_weight[keep]
-        squared_error = np.average((Y[keep] - oob_mean) ** 2, axis=0, weights=row_weight)
-        spread = np.average(Q.var(axis=0), axis=0, weights=row_weight)
-        floor = MIN_NOISE_VARIANCE * self._y_scale**2
-        return np.maximum(squared_error - spread, floor)
 
     def _build_networks(self, n_features, member_outputs, n_outputs, probe, K):
         module_factory = MLP() if self.module is None else self.module
@@ -774,6 +754,36 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         if include_noise and self.noise != "none":
             draws = draws + np.sqrt(noise_var[chosen]) * rng.standard_normal(draws.shape)
         return self._squeeze(np.moveaxis(draws, 0, -1), axis=1)
+
+
+def _out_of_bag_noise_variance(ensemble, X_t, Y, weights, sample_weight, y_mean, y_scale) -> np.ndarray:
+    """Homoscedastic noise variance per target from out-of-bag residuals, in y's units.
+
+    Row ``i`` is predicted by the mean of the members that did not train on
+    it (bootstrap weight 0). The noise variance is the weighted mean squared
+    out-of-bag residual minus the mean squared member spread at the training
+    rows, so that the predictive variance (noise plus spread) matches the
+    out-of-sample squared error on average. It is floored at a tiny positive
+    value. The pass streams over the rows in batches, in float32, so it costs
+    one forward pass of the ensemble and no copy of the data.
+    """
+    out_of_bag = weights == 0  # (K, n)
+    row_weight = np.where(out_of_bag.any(axis=0), sample_weight, 0.0)
+    squared_error = np.zeros(Y.shape[1])
+    spread = np.zeros(Y.shape[1])
+    with torch.inference_mode():
+        for start in range(0, X_t.shape[0], PREDICT_BATCH_ROWS):
+            rows = slice(start, start + PREDICT_BATCH_ROWS)
+            Q = ensemble.predict_members(X_t[rows]).cpu().numpy().astype(np.float64) * y_scale + y_mean
+            mask = out_of_bag[:, rows]
+            oob_mean = np.einsum("kn,knt->nt", mask, Q) / np.maximum(mask.sum(axis=0), 1)[:, None]
+            squared_error += row_weight[rows] @ (Y[rows] - oob_mean) ** 2
+            spread += row_weight[rows] @ Q.var(axis=0)
+    total = row_weight.sum()
+    floor = MIN_NOISE_VARIANCE * y_scale**2
+    if total == 0:
+        return floor
+    return np.maximum((squared_error - spread) / total, floor)
 
 
 def _ensure_out_of_bag_rows(weights: np.ndarray, rng: np.random.RandomState) -> np.ndarray:
