@@ -22,6 +22,7 @@ Parameter-free modules (fixed-function priors such as
 from __future__ import annotations
 
 import copy
+from typing import cast
 
 import torch
 from torch import nn
@@ -72,16 +73,18 @@ class BatchedSequential(nn.Module):
     def __init__(self, members: list[nn.Module], trainable: bool):
         super().__init__()
         self.n_members = len(members)
+        layers = [list(member.children()) for member in members]
         # Activations are stateless, so one shared instance per position serves
         # every member; Linear positions are marked with None.
         self.activations: list[nn.Module | None] = []
-        for position, layer in enumerate(members[0]):
+        for position, layer in enumerate(layers[0]):
             if isinstance(layer, nn.Linear):
+                linears = [cast(nn.Linear, member_layers[position]) for member_layers in layers]
                 # (K, in, out): x @ W^T for every member at once.
-                weight = torch.stack([m[position].weight.t() for m in members])
+                weight = torch.stack([linear.weight.t() for linear in linears])
                 _register(self, f"weight_{position}", weight, trainable)
                 if layer.bias is not None:
-                    bias = torch.stack([m[position].bias for m in members]).unsqueeze(1)
+                    bias = torch.stack([cast(torch.Tensor, linear.bias) for linear in linears]).unsqueeze(1)
                     _register(self, f"bias_{position}", bias, trainable)
                 self.activations.append(None)
             else:
@@ -97,7 +100,7 @@ class BatchedSequential(nn.Module):
             if activation is not None:
                 z = activation.forward(z)
                 continue
-            weight = tensors[f"weight_{position}"]
+            weight: torch.Tensor = tensors[f"weight_{position}"]  # type: ignore[assignment]
             bias = tensors.get(f"bias_{position}")
             z = torch.bmm(z, weight) if bias is None else torch.baddbmm(bias, z, weight)
         return z
@@ -106,7 +109,7 @@ class BatchedSequential(nn.Module):
         """Return member ``index`` as a standalone copy of ``template``."""
         member = copy.deepcopy(template)
         with torch.no_grad():
-            for position, layer in enumerate(member):
+            for position, layer in enumerate(member.children()):
                 if isinstance(layer, nn.Linear):
                     layer.weight.copy_(getattr(self, f"weight_{position}")[index].t())
                     if layer.bias is not None:

@@ -215,7 +215,8 @@ def add_l2_gradient_(parameters: list[torch.Tensor], scale: float) -> None:
     with torch.no_grad():
         with_grad = [p for p in parameters if p.grad is not None]
         if with_grad:
-            torch._foreach_add_([p.grad for p in with_grad], with_grad, alpha=scale)
+            grads: list[torch.Tensor] = [p.grad for p in with_grad]  # type: ignore[misc]
+            torch._foreach_add_(grads, with_grad, alpha=scale)
         for p in parameters:
             if p.grad is None:  # not reached by the data term: the penalty alone
                 p.grad = scale * p.detach()

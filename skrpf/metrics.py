@@ -111,7 +111,7 @@ def _check_level(level: Any, name: str = "level") -> float:
     return value
 
 
-def _z_for_level(level: float | np.ndarray) -> float | np.ndarray:
+def _z_for_level(level: float | np.ndarray) -> np.ndarray:
     # Half-width of the central interval in standard-deviation units.
     return norm.ppf(0.5 + 0.5 * np.asarray(level))
 

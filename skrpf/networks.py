@@ -86,7 +86,7 @@ class MLP(BaseEstimator):
                 f"module__activation={self.activation!r} is not supported; use one of {sorted(ACTIVATIONS)}."
             )
         sizes = tuple(self.hidden_layer_sizes)
-        if not all(isinstance(h, Integral) and h >= 1 for h in sizes):
+        if not all(isinstance(h, Integral) and int(h) >= 1 for h in sizes):
             raise ValueError(
                 f"module__hidden_layer_sizes={self.hidden_layer_sizes!r} must be a "
                 "tuple of positive integers, e.g. (50, 50)."
