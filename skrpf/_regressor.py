@@ -31,9 +31,11 @@ NOISE_MODELS = ("none", "homoscedastic", "heteroscedastic")
 
 __all__ = ["RandomizedPriorRegressor"]
 
-#: Rows per forward pass at prediction time: bounds memory to
-#: O(n_estimators * rows * width) whatever the size of X.
-PREDICT_BATCH_ROWS = 8192
+#: Rows per forward pass at prediction time (and in fit's passes over the
+#: training rows): bounds memory to O(n_estimators * rows * width) whatever
+#: the size of X. Larger chunks are slower on CPU: their activations leave
+#: the cache (8192 rows took 1.5x as long as 2048 for 10 MLPs of 2x256).
+PREDICT_BATCH_ROWS = 2048
 
 
 @contextmanager
@@ -174,7 +176,7 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
     predict_batch_size : int or None, default=None
         Rows per forward pass in the predict methods, which bounds their
         memory to ``O(n_estimators * predict_batch_size * width)``. None
-        means 8192. It never changes the results: predictions are bit for
+        means 2048. It never changes the results: predictions are bit for
         bit the same whatever the batch size (see Notes).
     lr : float, default=1e-2
         Learning rate.
@@ -473,7 +475,7 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
             ).to(device)
             if self.vectorize:
                 _check_vectorizable(ensemble, X_t[:2])
-            targets = self._member_targets(ensemble, X_t, Y_t, int(noise_seed))
+            targets, prior_terms = self._member_targets(ensemble, X_t, Y_t, int(noise_seed))
             dataset = EnsembleDataset(X_t, targets, weights_t)
             net_kwargs = dict(
                 optimizer=self.optimizer,
@@ -501,7 +503,10 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         ensemble.eval()
         noise_var = np.zeros(n_outputs)
         if self.noise == "homoscedastic":
-            noise_var = _out_of_bag_noise_variance(ensemble, X_t, Y, weights, sample_weight, y_mean, y_scale)
+            noise_var = _out_of_bag_noise_variance(
+                ensemble, X_t, prior_terms, Y, weights, sample_weight, y_mean, y_scale
+            )
+        del prior_terms
 
         # Prediction runs in float64 and rounds to float32 (see _iter_members).
         ensemble.double().eval()
@@ -536,18 +541,26 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         return members, priors
 
     def _member_targets(self, ensemble, X_t, Y_t, noise_seed):
-        """``y + sigma * eps_k - beta * p_k(x)`` for every member, shape (K, n, t)."""
+        """Per-member targets ``y + sigma * eps_k - beta * p_k(x)`` and prior terms ``beta * p_k(x)``.
+
+        Both have shape (K, n, t); the prior terms are None without priors.
+        They are kept for the out-of-bag noise estimate, which then needs no
+        second pass of the priors over the training rows.
+        """
         K = ensemble.n_members
         targets = Y_t.unsqueeze(0).repeat(K, 1, 1)
         if self.target_noise > 0:
             generator = torch.Generator().manual_seed(noise_seed)
             noise = torch.randn(targets.shape, generator=generator).to(targets.device)
             targets.add_(noise, alpha=float(self.target_noise))
-        if ensemble.priors is not None:
-            for start in range(0, X_t.shape[0], PREDICT_BATCH_ROWS):
-                rows = slice(start, start + PREDICT_BATCH_ROWS)
-                targets[:, rows].sub_(ensemble.prior_term(X_t[rows]))
-        return targets
+        if ensemble.priors is None:
+            return targets, None
+        prior_terms = torch.empty_like(targets)
+        for start in range(0, X_t.shape[0], PREDICT_BATCH_ROWS):
+            rows = slice(start, start + PREDICT_BATCH_ROWS)
+            prior_terms[:, rows] = ensemble.prior_term(X_t[rows])
+        targets.sub_(prior_terms)
+        return targets, prior_terms
 
     def _fit_one_by_one(self, ensemble, dataset, net_kwargs):
         """The literal path: each member is its own skorch net, fit in turn."""
@@ -756,7 +769,9 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         return self._squeeze(np.moveaxis(draws, 0, -1), axis=1)
 
 
-def _out_of_bag_noise_variance(ensemble, X_t, Y, weights, sample_weight, y_mean, y_scale) -> np.ndarray:
+def _out_of_bag_noise_variance(
+    ensemble, X_t, prior_terms, Y, weights, sample_weight, y_mean, y_scale
+) -> np.ndarray:
     """Homoscedastic noise variance per target from out-of-bag residuals, in y's units.
 
     Row ``i`` is predicted by the mean of the members that did not train on
@@ -764,8 +779,9 @@ def _out_of_bag_noise_variance(ensemble, X_t, Y, weights, sample_weight, y_mean,
     out-of-bag residual minus the mean squared member spread at the training
     rows, so that the predictive variance (noise plus spread) matches the
     out-of-sample squared error on average. It is floored at a tiny positive
-    value. The pass streams over the rows in batches, in float32, so it costs
-    one forward pass of the ensemble and no copy of the data.
+    value. The pass streams over the rows in batches, in float32, and reuses
+    the prior terms computed for the targets, so it costs one forward pass of
+    the trainable members and no copy of the data.
     """
     out_of_bag = weights == 0  # (K, n)
     row_weight = np.where(out_of_bag.any(axis=0), sample_weight, 0.0)
@@ -774,7 +790,10 @@ def _out_of_bag_noise_variance(ensemble, X_t, Y, weights, sample_weight, y_mean,
     with torch.inference_mode():
         for start in range(0, X_t.shape[0], PREDICT_BATCH_ROWS):
             rows = slice(start, start + PREDICT_BATCH_ROWS)
-            Q = ensemble.predict_members(X_t[rows]).cpu().numpy().astype(np.float64) * y_scale + y_mean
+            Q = ensemble(X_t[rows])
+            if prior_terms is not None:
+                Q = Q + prior_terms[:, rows]
+            Q = Q.cpu().numpy().astype(np.float64) * y_scale + y_mean
             mask = out_of_bag[:, rows]
             oob_mean = np.einsum("kn,knt->nt", mask, Q) / np.maximum(mask.sum(axis=0), 1)[:, None]
             squared_error += row_weight[rows] @ (Y[rows] - oob_mean) ** 2
