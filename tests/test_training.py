@@ -218,3 +218,18 @@ def test_default_schedule_fits_fifty_thousand_points():
     X_test = rng.uniform(-2, 2, size=(2000, 2))
     y_test = np.sin(2 * X_test[:, 0]) * X_test[:, 1]
     assert model.score(X_test, y_test) > 0.95
+
+
+def test_sample_weight_multiplies_the_bootstrap_weights(data_1d):
+    X, y = data_1d
+    rng = np.random.RandomState(3)
+    bootstrap = rng.poisson(1.0, size=(4, len(y))).astype(float)
+    sample_weight = rng.uniform(0.0, 2.0, size=len(y))
+    params = dict(noise="none", batch_size=8)
+    weighted = fast_regressor(bootstrap=FixedWeights(bootstrap), **params).fit(
+        X, y, sample_weight=sample_weight
+    )
+    combined = fast_regressor(bootstrap=FixedWeights(bootstrap * sample_weight), **params).fit(X, y)
+    np.testing.assert_array_equal(weighted.predict_members(X), combined.predict_members(X))
+    unweighted = fast_regressor(bootstrap=FixedWeights(bootstrap), **params).fit(X, y)
+    assert not np.allclose(weighted.predict_members(X), unweighted.predict_members(X))
