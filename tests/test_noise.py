@@ -205,12 +205,12 @@ def test_grid_search_refits_on_the_nlpd():
 
 
 def test_cross_fitting_mask_leaves_each_row_out_of_exactly_one_member():
-    from skrpf._regressor import _ensure_out_of_bag_rows
+    from skrpf._noise import ensure_out_of_bag_rows
 
     weights = np.ones((4, 10))
-    masked = _ensure_out_of_bag_rows(weights, np.random.RandomState(0))
+    masked = ensure_out_of_bag_rows(weights, np.random.RandomState(0))
     np.testing.assert_array_equal((masked == 0).sum(axis=0), 1)
     np.testing.assert_array_equal(np.sort((masked == 0).sum(axis=1)), [2, 2, 3, 3])
     # A bootstrap that already leaves rows out is used as it is.
     bootstrap = np.random.RandomState(1).multinomial(10, np.full(10, 0.1), size=4).astype(float)
-    assert _ensure_out_of_bag_rows(bootstrap, np.random.RandomState(0)) is bootstrap
+    assert ensure_out_of_bag_rows(bootstrap, np.random.RandomState(0)) is bootstrap
