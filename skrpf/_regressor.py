@@ -62,9 +62,6 @@ def _resolve_seed(random_state) -> int:
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
-_check_finite = checks.check_finite
-
-
 def _check_vectorizable(ensemble, probe) -> None:
     """Fail early, with a remedy, if the members cannot run under torch.func.vmap."""
     members = copy.deepcopy(ensemble.members).train()
@@ -402,8 +399,8 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
             dtype=[np.float64, np.float32],
             ensure_all_finite=False,
         )
-        _check_finite("X", X)
-        _check_finite("y", y)
+        checks.check_finite("X", X)
+        checks.check_finite("y", y)
         if y.ndim == 2 and y.shape[1] == 0:
             raise ValueError("y has 0 target columns; at least one is required.")
         Y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
@@ -584,7 +581,7 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         else:
             checks.check_numeric("X", X)
             X = validate_data(self, X, reset=False, dtype=np.float64, ensure_all_finite=False)
-        _check_finite("X", X)
+        checks.check_finite("X", X)
         yield from self._iter_standardised((X - self._x_mean) / self._x_scale)
 
     def _is_plain_input(self, X) -> bool:
