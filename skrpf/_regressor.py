@@ -19,7 +19,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import _validation as checks
-from ._ensemble import RandomizedPriorEnsemble
+from ._ensemble import RandomizedPriorEnsemble, VmapStack
 from ._losses import WeightedGaussianNLL, split_mean_variance
 from ._noise import NOISE_MODELS, ensure_out_of_bag_rows, out_of_bag_noise_variance
 from ._schedule import resolve_batch_size, resolve_max_epochs
@@ -63,11 +63,16 @@ def _resolve_seed(random_state) -> int:
 
 
 def _check_vectorizable(ensemble, probe) -> None:
-    """Fail early, with a remedy, if the members cannot run under torch.func.vmap."""
-    members = copy.deepcopy(ensemble.members).train()
+    """Fail early, with a remedy, if the members cannot run under torch.func.vmap.
+
+    Only :class:`VmapStack` can fail: batched matrix products and loops
+    always run, so they skip the probe (and its copy of the members).
+    """
     try:
-        members(probe).sum().backward()
-        ensemble.prior_term(probe)
+        if isinstance(ensemble.members, VmapStack):
+            copy.deepcopy(ensemble.members).train()(probe).sum().backward()
+        if isinstance(ensemble.priors, VmapStack):
+            ensemble.prior_term(probe)
     except RuntimeError as exc:
         raise ValueError(
             "The member network cannot be vectorized with torch.func.vmap (e.g. it uses "
