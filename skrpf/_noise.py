@@ -22,19 +22,30 @@ def out_of_bag_noise_variance(
 ) -> np.ndarray:
     """Homoscedastic noise variance per target from out-of-bag residuals, in y's units.
 
-    Row ``i`` is predicted by the mean of the members that did not train on
-    it (bootstrap weight 0). The noise variance is the weighted mean squared
-    out-of-bag residual minus the mean squared member spread at the training
-    rows, so that the predictive variance (noise plus spread) matches the
-    out-of-sample squared error on average. It is floored at a tiny positive
-    value. The pass streams over the rows in batches, in float32, and reuses
-    the prior terms computed for the targets, so it costs one forward pass of
+    Row ``i`` is predicted by the mean of the ``m_i`` members that did not
+    train on it (bootstrap weight 0). If the members behave like posterior
+    draws, the squared out-of-bag residual has expectation
+    ``noise + (1 + 1/m_i) * s_i**2``, where ``s_i**2`` is the spread of a
+    member at a point it did not see: the noise draw, the error of the
+    posterior mean, and the error of averaging only ``m_i`` draws. ``s_i**2``
+    is estimated by the unbiased variance among those ``m_i`` members (the
+    whole ensemble's variance where ``m_i = 1``), so the noise variance is
+    the weighted mean of ``residual**2 - (1 + 1/m_i) * s_i**2``, floored at
+    a tiny positive value.
+
+    Subtracting the spread of the out-of-bag members, not the whole
+    ensemble's, matters: the members that trained on a row agree there, so
+    the whole ensemble's spread underestimates the out-of-bag error, and the
+    noise of nearly noise-free targets came out far too large.
+
+    The pass streams over the rows in batches, in float32, and reuses the
+    prior terms computed for the targets, so it costs one forward pass of
     the trainable members and no copy of the data.
     """
     out_of_bag = weights == 0  # (K, n)
-    row_weight = np.where(out_of_bag.any(axis=0), sample_weight, 0.0)
-    squared_error = np.zeros(Y.shape[1])
-    spread = np.zeros(Y.shape[1])
+    n_out_of_bag = out_of_bag.sum(axis=0)
+    row_weight = np.where(n_out_of_bag > 0, sample_weight, 0.0)
+    excess = np.zeros(Y.shape[1])
     with torch.inference_mode():
         for start in range(0, X_t.shape[0], batch_rows):
             rows = slice(start, start + batch_rows)
@@ -42,15 +53,17 @@ def out_of_bag_noise_variance(
             if prior_terms is not None:
                 Q = Q + prior_terms[:, rows]
             Q = Q.cpu().numpy().astype(np.float64) * y_scale + y_mean
-            mask = out_of_bag[:, rows]
-            oob_mean = np.einsum("kn,knt->nt", mask, Q) / np.maximum(mask.sum(axis=0), 1)[:, None]
-            squared_error += row_weight[rows] @ (Y[rows] - oob_mean) ** 2
-            spread += row_weight[rows] @ Q.var(axis=0)
+            mask = out_of_bag[:, rows, None]
+            m = np.maximum(n_out_of_bag[rows], 1)[:, None]
+            oob_mean = (mask * Q).sum(axis=0) / m
+            oob_spread = (mask * (Q - oob_mean) ** 2).sum(axis=0) / np.maximum(m - 1, 1)
+            spread = np.where(m >= 2, oob_spread, Q.var(axis=0))
+            excess += row_weight[rows] @ ((Y[rows] - oob_mean) ** 2 - (1 + 1 / m) * spread)
     total = row_weight.sum()
     floor = MIN_NOISE_VARIANCE * y_scale**2
     if total == 0:
         return floor
-    return np.maximum((squared_error - spread) / total, floor)
+    return np.maximum(excess / total, floor)
 
 
 def ensure_out_of_bag_rows(weights: np.ndarray, rng: np.random.RandomState) -> np.ndarray:
