@@ -22,7 +22,7 @@ from . import _validation as checks
 from ._ensemble import RandomizedPriorEnsemble, VmapStack
 from ._losses import WeightedGaussianNLL, split_mean_variance
 from ._noise import NOISE_MODELS, ensure_out_of_bag_rows, out_of_bag_noise_variance
-from ._schedule import resolve_batch_size, resolve_max_epochs
+from ._schedule import LR_SCHEDULES, lr_schedule_callbacks, resolve_batch_size, resolve_max_epochs
 from ._training import EnsembleDataset, EnsembleNet
 from .networks import MLP
 from .resamplers import draw_weights, get_resampler
@@ -179,7 +179,14 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         means 2048. It never changes the results: predictions are bit for
         bit the same whatever the batch size (see Notes).
     lr : float, default=1e-2
-        Learning rate.
+        Initial learning rate.
+    lr_schedule : {"cosine", "constant"}, default="cosine"
+        How the learning rate evolves over the fit. ``"cosine"`` anneals it
+        from ``lr`` to 0 along half a cosine, one step per optimizer step,
+        so that training ends at the minimum instead of jittering around it
+        (on the UCI benchmark this lowered the test NLL most on nearly
+        noise-free targets). ``"constant"`` keeps ``lr``; use it when
+        ``callbacks`` holds a scheduler of your own.
     optimizer : torch optimizer class, default=torch.optim.Adam
         Built over the trainable parameters of all members. Adam's updates
         are per parameter, so the members stay independent;
@@ -321,6 +328,7 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         batch_size="auto",
         predict_batch_size=None,
         lr=1e-2,
+        lr_schedule="cosine",
         optimizer=torch.optim.Adam,
         callbacks=None,
         max_grad_norm=None,
@@ -343,6 +351,7 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         self.batch_size = batch_size
         self.predict_batch_size = predict_batch_size
         self.lr = lr
+        self.lr_schedule = lr_schedule
         self.optimizer = optimizer
         self.callbacks = callbacks
         self.max_grad_norm = max_grad_norm
@@ -376,6 +385,8 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         checks.check_int("batch_size", self.batch_size, minimum=1, allow=("auto", None))
         checks.check_int("predict_batch_size", self.predict_batch_size, minimum=1, allow=(None,))
         checks.check_real("lr", self.lr, minimum=0.0, strict=True)
+        if not isinstance(self.lr_schedule, str) or self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {list(LR_SCHEDULES)}; got {self.lr_schedule!r}.")
         checks.check_optimizer(self.optimizer)
         checks.check_real("max_grad_norm", self.max_grad_norm, minimum=0.0, strict=True, allow_none=True)
         checks.check_bool("normalize_X", self.normalize_X)
@@ -482,7 +493,8 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
                 lr=self.lr,
                 max_epochs=max_epochs,
                 batch_size=batch_size,
-                callbacks=copy.deepcopy(list(self.callbacks)) if self.callbacks else None,
+                callbacks=lr_schedule_callbacks(self.lr_schedule, max_epochs, n_samples, batch_size)
+                + (copy.deepcopy(list(self.callbacks)) if self.callbacks else []),
                 device=device,
                 verbose=self.verbose,
                 alpha=float(self.alpha),

@@ -162,6 +162,11 @@ BAD_PARAMS = {
     "lr=0": ({"lr": 0.0}, ValueError, r"lr must be a finite number > 0"),
     "lr<0": ({"lr": -1e-3}, ValueError, r"lr must be a finite number > 0"),
     "lr=nan": ({"lr": float("nan")}, ValueError, r"lr must be a finite number"),
+    "lr_schedule": (
+        {"lr_schedule": "linear"},
+        ValueError,
+        r"lr_schedule must be one of \['cosine', 'constant'\]; got 'linear'",
+    ),
     "target_noise<0": ({"target_noise": -0.1}, ValueError, r"target_noise must be a finite number >= 0"),
     "max_epochs=0": ({"max_epochs": 0}, ValueError, r"max_epochs must be an integer >= 1"),
     "max_grad_norm=0": ({"max_grad_norm": 0.0}, ValueError, r"max_grad_norm must be a finite number > 0"),

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import fast_regressor
+from skorch.callbacks import Callback
 from torch import nn
 
 from skrpf import MLP, RandomizedPriorRegressor, SinePrior
@@ -98,8 +99,9 @@ def test_zero_weight_points_do_not_count(data_1d):
     assert not np.allclose(original, moved)
 
 
+@pytest.mark.parametrize("lr_schedule", ["cosine", "constant"])
 @pytest.mark.parametrize("inner", [MLP(hidden_layer_sizes=(8, 8)), ResidualNet], ids=["batched", "vmap"])
-def test_vectorized_training_matches_a_per_member_loop(inner):
+def test_vectorized_training_matches_a_per_member_loop(inner, lr_schedule):
     rng = np.random.RandomState(0)
     X = rng.normal(size=(24, 2))
     y = X[:, 0] - np.sin(X[:, 1])
@@ -114,6 +116,7 @@ def test_vectorized_training_matches_a_per_member_loop(inner):
         bootstrap=FixedWeights(weights),
         alpha=alpha,
         lr=lr,
+        lr_schedule=lr_schedule,
         max_epochs=epochs,
         batch_size=None,
         normalize_X=False,
@@ -129,6 +132,8 @@ def test_vectorized_training_matches_a_per_member_loop(inner):
         f, p = copy.deepcopy(members.built[k]), priors.built[k]
         w = torch.tensor(weights[k], dtype=torch.float32)
         optimizer = torch.optim.Adam(f.parameters(), lr=lr)
+        # Full batches: one optimizer step per epoch, so the cosine spans `epochs` steps.
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
         with torch.no_grad():
             target = y_t - beta * p(x_t)
         for _ in range(epochs):
@@ -137,6 +142,8 @@ def test_vectorized_training_matches_a_per_member_loop(inner):
             penalty = sum(q.square().sum() for q in f.parameters())
             (data_term + alpha / len(y) * penalty).backward()
             optimizer.step()
+            if lr_schedule == "cosine":
+                schedule.step()
         with torch.no_grad():
             expected.append((f(x_t) + beta * p(x_t)).squeeze(1).numpy())
     np.testing.assert_allclose(model.predict_members(X), np.array(expected), rtol=1e-4, atol=1e-5)
@@ -233,3 +240,23 @@ def test_sample_weight_multiplies_the_bootstrap_weights(data_1d):
     np.testing.assert_array_equal(weighted.predict_members(X), combined.predict_members(X))
     unweighted = fast_regressor(bootstrap=FixedWeights(bootstrap), **params).fit(X, y)
     assert not np.allclose(weighted.predict_members(X), unweighted.predict_members(X))
+
+
+@pytest.mark.parametrize("batch_size", [None, 7])
+def test_cosine_schedule_anneals_the_learning_rate_over_every_step(data_1d, batch_size):
+    X, y = data_1d
+    lrs = []
+
+    class RecordLR(Callback):
+        def on_batch_begin(self, net, batch=None, training=None, **kwargs):
+            if training:
+                lrs.append(net.optimizer_.param_groups[0]["lr"])
+
+    fast_regressor(lr=0.02, max_epochs=4, batch_size=batch_size, callbacks=[RecordLR()]).fit(X, y)
+    steps = 4 * -(-len(X) // (batch_size or len(X)))
+    expected = 0.01 * (1 + np.cos(np.pi * np.arange(steps) / steps))
+    np.testing.assert_allclose(lrs, expected, rtol=1e-6)
+
+    lrs.clear()
+    fast_regressor(lr=0.02, max_epochs=4, lr_schedule="constant", callbacks=[RecordLR()]).fit(X, y)
+    np.testing.assert_allclose(lrs, 0.02)
