@@ -260,3 +260,15 @@ def test_cosine_schedule_anneals_the_learning_rate_over_every_step(data_1d, batc
     lrs.clear()
     fast_regressor(lr=0.02, max_epochs=4, lr_schedule="constant", callbacks=[RecordLR()]).fit(X, y)
     np.testing.assert_allclose(lrs, 0.02)
+
+
+@pytest.mark.parametrize(
+    "optimizer, fused, foreach",
+    [(torch.optim.Adam, True, None), (torch.optim.AdamW, True, None), (torch.optim.SGD, None, True)],
+)
+def test_optimizer_uses_the_fused_or_multi_tensor_update(data_1d, optimizer, fused, foreach):
+    # Fused Adam/AdamW: one kernel per parameter for the whole update (about a
+    # third of the multi-tensor step's cost on the CPU); others: multi-tensor.
+    X, y = data_1d
+    defaults = fast_regressor(optimizer=optimizer, max_epochs=2).fit(X, y).net_.optimizer_.defaults
+    assert (defaults.get("fused"), defaults.get("foreach")) == (fused, foreach)
