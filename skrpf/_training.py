@@ -239,7 +239,7 @@ def _has_fused_update(optimizer, device) -> bool:
     device_type = torch.device(device).type
     if device_type == "cuda":
         return True
-    return device_type == "cpu" and TorchVersion(torch.__version__) >= (2, 4)
+    return device_type == "cpu" and TorchVersion(torch.__version__) >= "2.4"
 
 
 def _accepts_foreach(optimizer) -> bool:

@@ -272,3 +272,15 @@ def test_optimizer_uses_the_fused_or_multi_tensor_update(data_1d, optimizer, fus
     X, y = data_1d
     defaults = fast_regressor(optimizer=optimizer, max_epochs=2).fit(X, y).net_.optimizer_.defaults
     assert (defaults.get("fused"), defaults.get("foreach")) == (fused, foreach)
+
+
+def test_fused_update_needs_adam_and_a_torch_that_has_it_on_the_device(monkeypatch):
+    from skrpf._training import _has_fused_update
+
+    assert _has_fused_update(torch.optim.Adam, "cpu")
+    assert _has_fused_update(torch.optim.AdamW, "cuda")
+    assert not _has_fused_update(torch.optim.SGD, "cpu")
+    assert not _has_fused_update(torch.optim.Adam, "meta")
+    monkeypatch.setattr(torch, "__version__", "2.3.1")  # CPU fused Adam arrived in 2.4
+    assert not _has_fused_update(torch.optim.Adam, "cpu")
+    assert _has_fused_update(torch.optim.Adam, "cuda")
