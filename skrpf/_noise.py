@@ -56,8 +56,12 @@ def out_of_bag_noise_variance(
             mask = out_of_bag[:, rows, None]
             m = np.maximum(n_out_of_bag[rows], 1)[:, None]
             oob_mean = (mask * Q).sum(axis=0) / m
-            oob_spread = (mask * (Q - oob_mean) ** 2).sum(axis=0) / np.maximum(m - 1, 1)
-            spread = np.where(m >= 2, oob_spread, Q.var(axis=0))
+            spread = (mask * (Q - oob_mean) ** 2).sum(axis=0) / np.maximum(m - 1, 1)
+            # Rows with a single out-of-bag member fall back on the whole
+            # ensemble's variance; computed only for them.
+            single = m[:, 0] < 2
+            if single.any():
+                spread[single] = Q[:, single].var(axis=0)
             excess += row_weight[rows] @ ((Y[rows] - oob_mean) ** 2 - (1 + 1 / m) * spread)
     total = row_weight.sum()
     floor = MIN_NOISE_VARIANCE * y_scale**2

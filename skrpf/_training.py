@@ -125,15 +125,15 @@ class EnsembleNet(NeuralNet):
         kwargs.setdefault("criterion", WeightedSquaredError)
         kwargs.setdefault("train_split", None)  # never hold out data silently
         kwargs.setdefault("iterator_train", BatchIterator)
-        user_chose = "optimizer__foreach" in kwargs or "optimizer__fused" in kwargs
-        if not user_chose and _has_fused_update(kwargs.get("optimizer"), kwargs.get("device", "cpu")):
-            # One kernel per parameter for the whole update: on the CPU, Adam's
-            # step then costs about a third of the multi-tensor version's.
-            kwargs["optimizer__fused"] = True
-        elif not user_chose and _accepts_foreach(kwargs.get("optimizer")):
-            # torch picks the multi-tensor update only on GPUs; on CPUs it
-            # still saves a Python loop over the parameters at every step.
-            kwargs["optimizer__foreach"] = True
+        if "optimizer__foreach" not in kwargs and "optimizer__fused" not in kwargs:
+            if _has_fused_update(kwargs.get("optimizer"), kwargs.get("device", "cpu")):
+                # One kernel per parameter for the whole update: on the CPU,
+                # Adam's step then costs about a third of the multi-tensor one's.
+                kwargs["optimizer__fused"] = True
+            elif _accepts_foreach(kwargs.get("optimizer")):
+                # torch picks the multi-tensor update only on GPUs; on CPUs it
+                # still saves a Python loop over the parameters at every step.
+                kwargs["optimizer__foreach"] = True
         super().__init__(module, *args, **kwargs)
         self.alpha = alpha
         self.n_train = n_train
