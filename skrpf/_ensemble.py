@@ -91,8 +91,8 @@ class BatchedSequential(nn.Module):
                 self.activations.append(copy.deepcopy(layer))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Map ``x`` of shape (batch, in) to (K, batch, out)."""
-        z = x.unsqueeze(0).expand(self.n_members, -1, -1)
+        """Map ``x`` of shape (batch, in), or (K, batch, in) with one batch per member, to (K, batch, out)."""
+        z = x.unsqueeze(0).expand(self.n_members, -1, -1) if x.dim() == 2 else x
         # Direct dictionary look-ups: at one row per call (prediction in an
         # optimisation loop) Python overhead is most of the cost.
         tensors = self._parameters if "weight_0" in self._parameters else self._buffers
@@ -148,7 +148,7 @@ class VmapStack(nn.Module):
         return params, buffers
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Map ``x`` of shape (batch, in) to (K, batch, out)."""
+        """Map ``x`` of shape (batch, in), or (K, batch, in) with one batch per member, to (K, batch, out)."""
         template = self._template[0]
         template.train(self.training)
 
@@ -156,7 +156,8 @@ class VmapStack(nn.Module):
             return functional_call(template, (params, buffers), (inputs,))
 
         params, buffers = self._state()
-        return vmap(call_one, in_dims=(0, 0, None), randomness="different")(params, buffers, x)
+        x_dim = 0 if x.dim() == 3 else None
+        return vmap(call_one, in_dims=(0, 0, x_dim), randomness="different")(params, buffers, x)
 
     def unstack(self, index: int, template: nn.Module) -> nn.Module:
         """Return member ``index`` as a standalone copy of ``template``."""
@@ -186,7 +187,9 @@ class LoopStack(nn.Module):
         self.members = nn.ModuleList(copy.deepcopy(m) for m in members)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Map ``x`` of shape (batch, in) to (K, batch, out)."""
+        """Map ``x`` of shape (batch, in), or (K, batch, in) with one batch per member, to (K, batch, out)."""
+        if x.dim() == 3:
+            return torch.stack([member(x_k) for member, x_k in zip(self.members, x)])
         return torch.stack([member(x) for member in self.members])
 
     def unstack(self, index: int, template: nn.Module) -> nn.Module:
@@ -211,7 +214,9 @@ def stack_modules(modules: list[nn.Module], trainable: bool, vectorize: bool = T
     -------
     stack : torch.nn.Module
         Maps ``x`` of shape (batch, in) to (K, batch, out), with the same
-        values as ``torch.stack([m(x) for m in modules])``.
+        values as ``torch.stack([m(x) for m in modules])``; given ``x`` of
+        shape (K, batch, in), member ``k`` gets ``x[k]``, as
+        ``torch.stack([m(x_k) for m, x_k in zip(modules, x)])``.
     """
     first = modules[0]
     if not vectorize:

@@ -39,8 +39,11 @@ def out_of_bag_noise_variance(
     noise of nearly noise-free targets came out far too large.
 
     The pass streams over the rows in batches, in float32, and reuses the
-    prior terms computed for the targets, so it costs one forward pass of
-    the trainable members and no copy of the data.
+    prior terms computed for the targets. Each member is evaluated on its
+    own out-of-bag rows only (about a third of them under the multinomial
+    bootstrap, see :func:`_out_of_bag_members`), plus the few rows that have
+    a single out-of-bag member, so the pass costs well under one forward
+    pass of the trainable members, and it makes no copy of the data.
     """
     out_of_bag = weights == 0  # (K, n)
     n_out_of_bag = out_of_bag.sum(axis=0)
@@ -49,25 +52,73 @@ def out_of_bag_noise_variance(
     with torch.inference_mode():
         for start in range(0, X_t.shape[0], batch_rows):
             rows = slice(start, start + batch_rows)
-            Q = ensemble(X_t[rows])
-            if prior_terms is not None:
-                Q = Q + prior_terms[:, rows]
-            Q = Q.cpu().numpy().astype(np.float64) * y_scale + y_mean
-            mask = out_of_bag[:, rows, None]
-            m = np.maximum(n_out_of_bag[rows], 1)[:, None]
-            oob_mean = (mask * Q).sum(axis=0) / m
-            spread = (mask * (Q - oob_mean) ** 2).sum(axis=0) / np.maximum(m - 1, 1)
+            prior = None if prior_terms is None else prior_terms[:, rows]
+            m = n_out_of_bag[rows]
+            oob_mean, spread = _out_of_bag_members(ensemble, X_t[rows], prior, out_of_bag[:, rows], m)
+            oob_mean = oob_mean * y_scale + y_mean
+            spread = spread * y_scale**2
             # Rows with a single out-of-bag member fall back on the whole
             # ensemble's variance; computed only for them.
-            single = m[:, 0] < 2
-            if single.any():
-                spread[single] = Q[:, single].var(axis=0)
+            single = np.flatnonzero(m == 1)
+            if single.size:
+                index = torch.as_tensor(single, device=X_t.device)
+                Q = ensemble(X_t[rows][index])
+                if prior is not None:
+                    Q = Q + prior[:, index]
+                spread[single] = Q.cpu().numpy().astype(np.float64).var(axis=0) * y_scale**2
+            m = np.maximum(m, 1)[:, None]
             excess += row_weight[rows] @ ((Y[rows] - oob_mean) ** 2 - (1 + 1 / m) * spread)
     total = row_weight.sum()
     floor = MIN_NOISE_VARIANCE * y_scale**2
     if total == 0:
         return floor
     return np.maximum(excess / total, floor)
+
+
+def _out_of_bag_members(ensemble, X, prior, out_of_bag, n_out_of_bag):
+    """Mean and unbiased variance, per row, of the members that did not train on it.
+
+    Member ``k`` gets only its own out-of-bag rows, gathered into a
+    (K, m_max, d) batch padded to the largest count (padding entries are
+    evaluated but dropped), so the members run on about ``K * n / e`` rows
+    rather than ``K * n`` under the multinomial bootstrap.
+
+    Parameters
+    ----------
+    ensemble : callable
+        Maps (K, rows, d) inputs, one batch per member, to (K, rows, t).
+    X : torch.Tensor of shape (B, d)
+    prior : torch.Tensor of shape (K, B, t) or None
+        The prior terms to add to the members' outputs.
+    out_of_bag : ndarray of bool, shape (K, B)
+    n_out_of_bag : ndarray of int, shape (B,)
+
+    Returns
+    -------
+    mean, spread : ndarray of shape (B, t), float64
+        In the units the members were trained in; 0 where fewer than one
+        (mean) or two (spread) members left the row out.
+    """
+    n_members, n_rows = out_of_bag.shape
+    counts = out_of_bag.sum(axis=1)
+    # Each member's out-of-bag rows first, in order, then the rest (padding).
+    order = np.argsort(~out_of_bag, axis=1, kind="stable")[:, : max(int(counts.max()), 1)]
+    valid = np.arange(order.shape[1]) < counts[:, None]
+    index = torch.as_tensor(order, device=X.device)
+    Q = ensemble(X[index])  # (K, m_max, t)
+    if prior is not None:
+        Q = Q + torch.gather(prior, 1, index.unsqueeze(-1).expand(-1, -1, prior.shape[-1]))
+    values = Q.cpu().numpy().astype(np.float64)[valid]  # (pairs, t)
+    row_of = order[valid]
+    m = np.maximum(n_out_of_bag, 1)[:, None]
+    mean = _sum_by_row(row_of, values, n_rows) / m
+    squares = _sum_by_row(row_of, (values - mean[row_of]) ** 2, n_rows)
+    return mean, squares / np.maximum(m - 1, 1)
+
+
+def _sum_by_row(row_of: np.ndarray, values: np.ndarray, n_rows: int) -> np.ndarray:
+    """Sum the rows of ``values`` (pairs, t) into (n_rows, t) by the row numbers ``row_of``."""
+    return np.column_stack([np.bincount(row_of, weights=v, minlength=n_rows) for v in values.T])
 
 
 def ensure_out_of_bag_rows(weights: np.ndarray, rng: np.random.RandomState) -> np.ndarray:

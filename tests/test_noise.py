@@ -234,6 +234,8 @@ def _oob_noise(members, y, weights, batch_rows, sample_weight=None):
     stacked = torch.as_tensor(members[:, :, None], dtype=torch.float32)
 
     def ensemble(x):  # the "inputs" are row numbers, so any batch can be looked up
+        if x.dim() == 3:  # one batch of rows per member
+            return torch.stack([member[x_k[:, 0].long()] for member, x_k in zip(stacked, x)])
         return stacked[:, x[:, 0].long()]
 
     rows = torch.arange(n, dtype=torch.float32)[:, None]

@@ -157,6 +157,26 @@ def test_per_member_path_matches_vectorized_path(data_1d):
     np.testing.assert_allclose(looped.predict_members(X), vectorized.predict_members(X), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize(
+    "factory, vectorize",
+    [(MLP(hidden_layer_sizes=(8, 8)), True), (ResidualNet, True), (ResidualNet, False), (SinePrior, True)],
+    ids=["batched", "vmap", "loop", "parameter-free"],
+)
+def test_stacks_take_one_batch_of_inputs_per_member(factory, vectorize):
+    # The out-of-bag noise pass feeds each member its own rows: x of shape
+    # (K, rows, d) must give member k's output on x[k], on every stacking path.
+    from skrpf._ensemble import stack_modules
+
+    torch.manual_seed(0)
+    modules = [factory(3, 2) for _ in range(4)]
+    stack = stack_modules(modules, trainable=True, vectorize=vectorize)
+    x = torch.randn(4, 5, 3)
+    expected = torch.stack([module(x_k) for module, x_k in zip(modules, x)])
+    torch.testing.assert_close(stack(x), expected)
+    # A (rows, d) batch is still shared by all members.
+    torch.testing.assert_close(stack(x[0]), torch.stack([module(x[0]) for module in modules]))
+
+
 class BatchNormNet(nn.Module):
     def __init__(self, n_features_in, n_outputs):
         super().__init__()
