@@ -1,7 +1,7 @@
 """Overhead of the training engine over a minimal hand-written vectorized torch loop.
 
 Both sides do the same math on the same shapes: standardise the data, draw K
-multinomial bootstrap weight vectors, build K trainable 2x50 SELU MLPs and K
+multinomial bootstrap weight vectors, build K trainable 2x50 ReLU MLPs and K
 frozen priors as ``(K, in, out)`` weight tensors, fold the priors into the
 targets once, then run epochs of shuffled mini-batches of ``baddbmm``
 forward passes, the bootstrap-weighted squared error plus the L2 penalty,
@@ -44,7 +44,7 @@ def mlp_forward(tensors: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
     for layer in range(n_layers):
         z = torch.baddbmm(tensors[2 * layer + 1], z, tensors[2 * layer])
         if layer < n_layers - 1:
-            z = torch.selu(z)
+            z = torch.relu(z)
     return z
 
 

@@ -115,7 +115,7 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         returns a fresh :class:`torch.nn.Module` mapping (batch,
         n_features_in) to (batch, n_outputs). A class, a function or a
         factory object such as :class:`~skrpf.MLP`; None means ``MLP()``:
-        two hidden layers of 50 SELU units, Glorot initialisation. Pass
+        two hidden layers of 50 ReLU units, Glorot initialisation. Pass
         ``module=MLP(...)`` explicitly to search ``module__<param>``.
     prior : callable or None, default=None
         Factory of one prior network, with the contract of ``module``. None

@@ -46,7 +46,9 @@ def test_homoscedastic_noise_per_output():
         module=MLP(hidden_layer_sizes=(16,)),
         noise="homoscedastic",
         n_estimators=4,
-        max_epochs=20,
+        # Converged members: 20 epochs (80 steps) left the ReLU members short
+        # of the fit, and their larger spread pulled the estimate down (1.5-1.8).
+        max_epochs=60,
         random_state=0,
     ).fit(X, Y)
     np.testing.assert_allclose(model.noise_std_, [0.3, 2.0], rtol=0.2)
