@@ -3,7 +3,7 @@
 Both sides do the same math on the same shapes: standardise the data, draw K
 multinomial bootstrap weight vectors, build K trainable 2x50 ReLU MLPs and K
 frozen priors as ``(K, in, out)`` weight tensors, fold the priors into the
-targets once, then run epochs of shuffled mini-batches of ``baddbmm``
+targets once, then run epochs of shuffled mini-batches of ``bmm``
 forward passes, the bootstrap-weighted squared error plus the L2 penalty,
 ``backward`` and the same optimizer (``torch.optim.Adam`` with the settings
 the estimator's optimizer ends up with) under the same cosine learning-rate
@@ -42,9 +42,10 @@ def mlp_forward(tensors: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
     z = x.unsqueeze(0).expand(K, -1, -1)
     n_layers = len(tensors) // 2
     for layer in range(n_layers):
-        z = torch.baddbmm(tensors[2 * layer + 1], z, tensors[2 * layer])
+        # The same kernels as the estimator's stack: bmm, in-place bias and ReLU.
+        z = torch.bmm(z, tensors[2 * layer]).add_(tensors[2 * layer + 1])
         if layer < n_layers - 1:
-            z = torch.relu(z)
+            z = torch.relu_(z)
     return z
 
 

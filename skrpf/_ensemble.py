@@ -9,7 +9,7 @@ Two vectorization strategies, chosen by :func:`stack_modules`:
 
 * :class:`BatchedSequential` -- ``nn.Sequential`` stacks of ``nn.Linear`` and
   parameter-free elementwise activations (the default :class:`~skrpf.MLP`)
-  become batched matrix products (``baddbmm``) on ``(K, in, out)`` weights.
+  become batched matrix products (``bmm``) on ``(K, in, out)`` weights.
 * :class:`VmapStack` -- any other module is run through
   :func:`torch.func.functional_call` under :func:`torch.func.vmap` over
   parameters stacked by :func:`torch.func.stack_module_state`.
@@ -96,13 +96,24 @@ class BatchedSequential(nn.Module):
         # Direct dictionary look-ups: at one row per call (prediction in an
         # optimisation loop) Python overhead is most of the cost.
         tensors = self._parameters if "weight_0" in self._parameters else self._buffers
+        fresh = False  # whether z is a product that only this loop holds
         for position, activation in enumerate(self.activations):
             if activation is not None:
-                z = activation.forward(z)
+                # ReLU in place on a fresh product: a new (K, batch, width)
+                # tensor costs as much as the activation itself at large
+                # batches, and autograd needs neither the product nor its sum
+                # with the bias (relu's backward uses its own output).
+                z = torch.relu_(z) if fresh and type(activation) is nn.ReLU else activation.forward(z)
+                fresh = False
                 continue
             weight: torch.Tensor = tensors[f"weight_{position}"]  # type: ignore[assignment]
             bias = tensors.get(f"bias_{position}")
-            z = torch.bmm(z, weight) if bias is None else torch.baddbmm(bias, z, weight)
+            # bmm then an in-place bias add: ~10% faster than baddbmm, which
+            # first copies the broadcast bias into its (K, batch, width) output.
+            z = torch.bmm(z, weight)
+            if bias is not None:
+                z = z.add_(bias)
+            fresh = True
         return z
 
     def unstack(self, index: int, template: nn.Module) -> nn.Module:

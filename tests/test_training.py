@@ -177,6 +177,34 @@ def test_stacks_take_one_batch_of_inputs_per_member(factory, vectorize):
     torch.testing.assert_close(stack(x[0]), torch.stack([module(x[0]) for module in modules]))
 
 
+def _tanh_then_relu(n_features_in, n_outputs):
+    return nn.Sequential(nn.Linear(n_features_in, 6), nn.Tanh(), nn.ReLU(), nn.Linear(6, n_outputs))
+
+
+@pytest.mark.parametrize(
+    "factory", [MLP(hidden_layer_sizes=(8, 8)), _tanh_then_relu], ids=["relu", "tanh-relu"]
+)
+def test_batched_stack_gradients_match_each_member(factory):
+    # The batched stack applies ReLU in place on fresh products only; after
+    # another activation (whose backward needs its output) it must not.
+    from skrpf._ensemble import BatchedSequential, stack_modules
+
+    torch.manual_seed(0)
+    modules = [factory(3, 2) for _ in range(4)]
+    stack = stack_modules(modules, trainable=True)
+    assert isinstance(stack, BatchedSequential)
+    x = torch.randn(5, 3)
+    stack(x).square().sum().backward()
+    for module in modules:
+        module(x).square().sum().backward()
+    for position, layer in enumerate(modules[0]):
+        if isinstance(layer, nn.Linear):
+            expected = torch.stack([m[position].weight.grad.t() for m in modules])
+            torch.testing.assert_close(getattr(stack, f"weight_{position}").grad, expected)
+            expected_bias = torch.stack([m[position].bias.grad for m in modules]).unsqueeze(1)
+            torch.testing.assert_close(getattr(stack, f"bias_{position}").grad, expected_bias)
+
+
 class BatchNormNet(nn.Module):
     def __init__(self, n_features_in, n_outputs):
         super().__init__()
