@@ -72,11 +72,13 @@ def plot(results: dict) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     fig, ax = plt.subplots(figsize=(5, 3.5))
     for name, marker in (("GPR", "o"), ("skrpf", "s")):
         ax.loglog(SIZES, [results[name][n]["time"] for n in SIZES], marker=marker, label=name)
     ax.set_xticks(SIZES, [f"{n:,}" for n in SIZES])
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # no stray "3x10^3" label
     ax.set_xlabel("training points")
     ax.set_ylabel("fit + predict time [s]")
     ax.set_title(f"{D} features, {torch.get_num_threads()} thread(s)")
