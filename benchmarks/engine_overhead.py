@@ -49,7 +49,15 @@ def mlp_forward(tensors: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
     return z
 
 
-def hand_written_fit(X: np.ndarray, y: np.ndarray, optimizer_kwargs: dict, seed: int = 0) -> list:
+def hand_written_fit(
+    X: np.ndarray,
+    y: np.ndarray,
+    optimizer_kwargs: dict,
+    seed: int = 0,
+    epochs: int = EPOCHS,
+    batch_size: int = BATCH,
+) -> list:
+    """The estimator's training math as a bare torch loop: no skorch, no validation, no noise estimate."""
     torch.manual_seed(seed)
     rng = np.random.RandomState(seed)
     x = torch.as_tensor((X - X.mean(0)) / X.std(0), dtype=torch.float32)
@@ -62,12 +70,12 @@ def hand_written_fit(X: np.ndarray, y: np.ndarray, optimizer_kwargs: dict, seed:
         targets = t.unsqueeze(0) - mlp_forward(prior, x)
     optimizer = torch.optim.Adam(params, lr=LR, **optimizer_kwargs)
     # The estimator's default cosine learning-rate schedule, stepped after every batch.
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=EPOCHS * -(-n // BATCH))
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * -(-n // batch_size))
     generator = torch.Generator().manual_seed(seed)
-    for _ in range(EPOCHS):
+    for _ in range(epochs):
         order = torch.randperm(n, generator=generator)
-        for start in range(0, n, BATCH):
-            idx = order[start : start + BATCH]
+        for start in range(0, n, batch_size):
+            idx = order[start : start + batch_size]
             out = mlp_forward(params, x[idx])
             data = (weights[:, idx] * (targets[:, idx] - out).square().sum(-1)).sum() / len(idx)
             loss = data + ALPHA / n * sum(p.square().sum() for p in params)
