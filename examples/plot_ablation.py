@@ -74,9 +74,10 @@ plt.show()
 # initialisation and, with the default weak weight decay (``alpha=1e-2``),
 # keeps much of that randomness where no data constrain it: the
 # initialisation acts as a prior of its own. And a prior network of the same
-# smooth architecture is partly cancelled beyond the data too: over the data
-# the trained part learns :math:`f_k \approx y - \beta p_k`, and a smooth
-# :math:`-\beta p_k` keeps cancelling the prior as it extrapolates.
+# architecture is partly cancelled beyond the data too: over the data the
+# trained part learns :math:`f_k \approx y - \beta p_k`, and
+# :math:`-\beta p_k`, which the trained part can represent, keeps cancelling
+# the prior as it extrapolates.
 #
 # The explicit prior is what remains when training *does* erase the
 # initialisation, as it does exactly in the linear-Gaussian case
