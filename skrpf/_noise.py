@@ -57,15 +57,6 @@ def out_of_bag_noise_variance(
             oob_mean, spread = _out_of_bag_members(ensemble, X_t[rows], prior, out_of_bag[:, rows], m)
             oob_mean = oob_mean * y_scale + y_mean
             spread = spread * y_scale**2
-            # Rows with a single out-of-bag member fall back on the whole
-            # ensemble's variance; computed only for them.
-            single = np.flatnonzero(m == 1)
-            if single.size:
-                index = torch.as_tensor(single, device=X_t.device)
-                Q = ensemble(X_t[rows][index])
-                if prior is not None:
-                    Q = Q + prior[:, index]
-                spread[single] = Q.cpu().numpy().astype(np.float64).var(axis=0) * y_scale**2
             m = np.maximum(m, 1)[:, None]
             excess += row_weight[rows] @ ((Y[rows] - oob_mean) ** 2 - (1 + 1 / m) * spread)
     total = row_weight.sum()
@@ -81,7 +72,9 @@ def _out_of_bag_members(ensemble, X, prior, out_of_bag, n_out_of_bag):
     Member ``k`` gets only its own out-of-bag rows, gathered into a
     (K, m_max, d) batch padded to the largest count (padding entries are
     evaluated but dropped), so the members run on about ``K * n / e`` rows
-    rather than ``K * n`` under the multinomial bootstrap.
+    rather than ``K * n`` under the multinomial bootstrap. Rows with a
+    single out-of-bag member get the whole ensemble's variance instead,
+    from one more pass over those rows only.
 
     Parameters
     ----------
@@ -96,8 +89,8 @@ def _out_of_bag_members(ensemble, X, prior, out_of_bag, n_out_of_bag):
     Returns
     -------
     mean, spread : ndarray of shape (B, t), float64
-        In the units the members were trained in; 0 where fewer than one
-        (mean) or two (spread) members left the row out.
+        In the units the members were trained in; 0 where no member left
+        the row out.
     """
     n_members, n_rows = out_of_bag.shape
     counts = out_of_bag.sum(axis=1)
@@ -105,15 +98,25 @@ def _out_of_bag_members(ensemble, X, prior, out_of_bag, n_out_of_bag):
     order = np.argsort(~out_of_bag, axis=1, kind="stable")[:, : max(int(counts.max()), 1)]
     valid = np.arange(order.shape[1]) < counts[:, None]
     index = torch.as_tensor(order, device=X.device)
-    Q = ensemble(X[index])  # (K, m_max, t)
-    if prior is not None:
-        Q = Q + torch.gather(prior, 1, index.unsqueeze(-1).expand(-1, -1, prior.shape[-1]))
-    values = Q.cpu().numpy().astype(np.float64)[valid]  # (pairs, t)
+    values = _members_with_prior(ensemble, X[index], prior, index)[valid]  # (pairs, t)
     row_of = order[valid]
     m = np.maximum(n_out_of_bag, 1)[:, None]
     mean = _sum_by_row(row_of, values, n_rows) / m
-    squares = _sum_by_row(row_of, (values - mean[row_of]) ** 2, n_rows)
-    return mean, squares / np.maximum(m - 1, 1)
+    spread = _sum_by_row(row_of, (values - mean[row_of]) ** 2, n_rows) / np.maximum(m - 1, 1)
+    single = np.flatnonzero(n_out_of_bag == 1)
+    if single.size:
+        single_index = torch.as_tensor(single, device=X.device)
+        spread[single] = _members_with_prior(ensemble, X[single_index], prior, single_index).var(axis=0)
+    return mean, spread
+
+
+def _members_with_prior(ensemble, x, prior, index) -> np.ndarray:
+    """``f_k(x) + prior term`` in float64; ``index`` picks the prior terms' rows (per member if 2-D)."""
+    Q = ensemble(x)
+    if prior is not None:
+        rows = index if index.dim() == 2 else index.expand(Q.shape[0], -1)
+        Q = Q + torch.gather(prior, 1, rows.unsqueeze(-1).expand(-1, -1, prior.shape[-1]))
+    return Q.cpu().numpy().astype(np.float64)
 
 
 def _sum_by_row(row_of: np.ndarray, values: np.ndarray, n_rows: int) -> np.ndarray:
