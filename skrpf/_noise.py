@@ -10,15 +10,33 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from sklearn.utils import check_random_state
 
 from ._losses import MIN_NOISE_VARIANCE
 
 #: Accepted values of the ``noise`` parameter.
 NOISE_MODELS = ("none", "homoscedastic", "heteroscedastic")
 
+#: Rows of the out-of-bag pass, at most. One variance per target needs no
+#: more: from 20,000 residuals its relative standard error is about
+#: sqrt(2 / 20,000) = 1%, far below the spread between fits. Larger training
+#: sets are subsampled, so the pass costs the same at any n (it was about 7%
+#: of a two-epoch fit of ten 2x256 MLPs on 50,000 rows).
+OUT_OF_BAG_MAX_ROWS = 20_000
+
 
 def out_of_bag_noise_variance(
-    ensemble, X_t, prior_terms, Y, weights, sample_weight, y_mean, y_scale, batch_rows
+    ensemble,
+    X_t,
+    prior_terms,
+    Y,
+    weights,
+    sample_weight,
+    y_mean,
+    y_scale,
+    batch_rows,
+    max_rows=None,
+    random_state=None,
 ) -> np.ndarray:
     """Homoscedastic noise variance per target from out-of-bag residuals, in y's units.
 
@@ -43,8 +61,16 @@ def out_of_bag_noise_variance(
     own out-of-bag rows only (about a third of them under the multinomial
     bootstrap, see :func:`_out_of_bag_members`), plus the few rows that have
     a single out-of-bag member, so the pass costs well under one forward
-    pass of the trainable members, and it makes no copy of the data.
+    pass of the trainable members. With more than ``max_rows`` rows, a
+    uniform random subset of ``max_rows`` of them (drawn from
+    ``random_state``) is used instead of all.
     """
+    if max_rows is not None and X_t.shape[0] > max_rows:
+        keep = np.sort(check_random_state(random_state).choice(X_t.shape[0], max_rows, replace=False))
+        keep_t = torch.as_tensor(keep, device=X_t.device)
+        X_t = X_t[keep_t]
+        prior_terms = None if prior_terms is None else prior_terms[:, keep_t]
+        Y, weights, sample_weight = Y[keep], weights[:, keep], sample_weight[keep]
     out_of_bag = weights == 0  # (K, n)
     n_out_of_bag = out_of_bag.sum(axis=0)
     row_weight = np.where(n_out_of_bag > 0, sample_weight, 0.0)

@@ -22,7 +22,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from . import _validation as checks
 from ._ensemble import RandomizedPriorEnsemble, VmapStack
 from ._losses import WeightedGaussianNLL, split_mean_variance
-from ._noise import NOISE_MODELS, ensure_out_of_bag_rows, out_of_bag_noise_variance
+from ._noise import NOISE_MODELS, OUT_OF_BAG_MAX_ROWS, ensure_out_of_bag_rows, out_of_bag_noise_variance
 from ._schedule import LR_SCHEDULES, lr_schedule_callbacks, resolve_batch_size, resolve_max_epochs
 from ._training import EnsembleDataset, EnsembleNet
 from .networks import MLP
@@ -156,7 +156,8 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
           10% of the rows out of some member) get a cross-fitting mask
           instead: the rows are dealt into ``n_estimators`` folds and
           member ``k`` does not train on fold ``k``. Needs
-          ``n_estimators >= 2``.
+          ``n_estimators >= 2``. Beyond 20,000 rows a random subset of
+          20,000 rows gives the estimate.
         * ``"heteroscedastic"``: every member also outputs an
           input-dependent variance and is trained with the Gaussian negative
           log-likelihood, as in deep ensembles (Lakshminarayanan et al.,
@@ -474,7 +475,9 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         device = torch.device(self.device)
 
         seed = _resolve_seed(self.random_state)
-        init_seed, weight_seed, noise_seed, shuffle_seed = np.random.SeedSequence(seed).generate_state(4)
+        # Five independent streams; the first four are unchanged by the fifth.
+        streams = np.random.SeedSequence(seed).generate_state(5)
+        init_seed, weight_seed, noise_seed, shuffle_seed, oob_seed = streams
 
         x_mean, x_scale = _standardisation(X, self.normalize_X)
         y_mean, y_scale = _standardisation(Y, self.normalize_y)
@@ -528,7 +531,17 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         noise_var = np.zeros(n_outputs)
         if self.noise == "homoscedastic":
             noise_var = out_of_bag_noise_variance(
-                ensemble, X_t, prior_terms, Y, weights, sample_weight, y_mean, y_scale, PREDICT_BATCH_ROWS
+                ensemble,
+                X_t,
+                prior_terms,
+                Y,
+                weights,
+                sample_weight,
+                y_mean,
+                y_scale,
+                PREDICT_BATCH_ROWS,
+                max_rows=OUT_OF_BAG_MAX_ROWS,
+                random_state=int(oob_seed),
             )
         del prior_terms
 

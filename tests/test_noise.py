@@ -271,3 +271,22 @@ def test_out_of_bag_noise_is_unbiased_for_posterior_like_members():
     # (Five seeds gave 0.078-0.107; the old estimate gave 0.50-0.53.)
     members, y, weights = _posterior_like_members(50000, 10, 0.3, 1.0)
     np.testing.assert_allclose(_oob_noise(members, y, weights, batch_rows=8192), [0.09], rtol=0.3)
+
+
+def test_out_of_bag_noise_on_a_subset_of_large_training_sets(monkeypatch):
+    # Beyond OUT_OF_BAG_MAX_ROWS the estimate comes from a random subset of
+    # rows: a different number, but the same noise level, and reproducible.
+    from skrpf import _noise, _regressor
+
+    X, y = _noisy_linear(3000, 0.3)
+
+    def noise_std(max_rows, seed=0):
+        monkeypatch.setattr(_regressor, "OUT_OF_BAG_MAX_ROWS", max_rows)
+        return fast_regressor(max_epochs=20, random_state=seed).fit(X, y).noise_std_[0]
+
+    full = noise_std(_noise.OUT_OF_BAG_MAX_ROWS)
+    subset = noise_std(1000)
+    assert subset != full
+    np.testing.assert_allclose(subset, full, rtol=0.1)
+    np.testing.assert_allclose(subset, 0.3, rtol=0.2)
+    assert noise_std(1000) == subset
