@@ -46,7 +46,7 @@ from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel  #
 from sklearn.linear_model import BayesianRidge  # noqa: E402
 from sklearn.model_selection import KFold, RandomizedSearchCV  # noqa: E402
 
-from skrpf import RandomizedPriorRegressor  # noqa: E402
+from skrpf import MLP, RandomizedPriorRegressor  # noqa: E402
 from skrpf.metrics import gaussian_nlpd, interval_coverage, nlpd_scorer  # noqa: E402
 
 DATA_DIR = ROOT.parent / "shared" / "uci"
@@ -120,7 +120,11 @@ def parse_value(text: str):
 
 def make_model(kind: str, n_features: int, seed: int, overrides: dict):
     if kind == "skrpf":
-        return RandomizedPriorRegressor(random_state=seed, **overrides)
+        model = RandomizedPriorRegressor(random_state=seed)
+        if any(key.startswith("module__") for key in overrides):
+            # ``module__activation=silu`` and the like need an MLP to set them on.
+            model.set_params(module=MLP())
+        return model.set_params(**overrides)
     if kind == "gp":
         kernel = ConstantKernel() * RBF(length_scale=np.ones(n_features)) + WhiteKernel()
         return GaussianProcessRegressor(kernel=kernel, normalize_y=True, random_state=seed)
