@@ -9,7 +9,6 @@ batches -> undo the standardisation.
 from __future__ import annotations
 
 import copy
-import itertools
 from contextlib import contextmanager
 from numbers import Integral
 
@@ -639,9 +638,7 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
 
     def _iter_standardised(self, X):
         """:meth:`_iter_predictive` on inputs already standardised and validated."""
-        # The first tensor found gives the device; the search stops there.
-        tensor = next(itertools.chain(self.ensemble_.parameters(), self.ensemble_.buffers()), None)
-        device = tensor.device if tensor is not None else torch.device("cpu")
+        device = self.ensemble_.device
         step = getattr(self, "predict_batch_size", None)
         checks.check_int("predict_batch_size", step, minimum=1, allow=(None,))
         step = PREDICT_BATCH_ROWS if step is None else int(step)
@@ -732,8 +729,14 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
             return self._squeeze(members.mean(axis=0), axis=1), self._squeeze(cov, axis=2)
         means, variances = [], []
         for _, Q, V in self._iter_predictive(X):
-            means.append(Q.mean(axis=0))
-            variances.append(Q.var(axis=0) + V.mean(axis=0) if include_noise else Q.var(axis=0))
+            # np.mean's and np.var's arithmetic (sum, then divide by K),
+            # without their Python overhead: ~30 us of a one-row call.
+            K = Q.shape[0]
+            mean = Q.sum(axis=0) / K
+            centred = Q - mean
+            variance = (centred * centred).sum(axis=0) / K
+            means.append(mean)
+            variances.append(variance + V.sum(axis=0) / K if include_noise else variance)
         mean = np.concatenate(means) if means else np.empty((0, self.n_outputs_))
         if not return_std:
             return self._squeeze(mean, axis=1)

@@ -332,3 +332,72 @@ def test_fused_update_needs_adam_and_a_torch_that_has_it_on_the_device(monkeypat
     monkeypatch.setattr(torch, "__version__", "2.3.1")  # CPU fused Adam arrived in 2.4
     assert not _has_fused_update(torch.optim.Adam, "cpu")
     assert _has_fused_update(torch.optim.Adam, "cuda")
+
+
+def _members_then_priors(ensemble, x):
+    """Q_k(x) the long way: the members' stack, then the priors' stack, each on its own."""
+    out = ensemble.members(x)
+    prior = ensemble.prior_term(x)
+    return out if prior is None else out + prior
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"prior_scale": 0.5}, {"prior": MLP(activation="tanh")}, {"prior": MLP((8,))}, {"prior": SinePrior}],
+    ids=["default", "scaled", "other-activation", "other-widths", "fixed-prior"],
+)
+def test_prediction_runs_members_and_priors_as_one_stack_when_they_match(data_1d, params):
+    # Without gradients, members and priors of the same layers run as one
+    # stack of 2K networks; the result must be that of the two stacks.
+    X, y = data_1d
+    model = fast_regressor(max_epochs=3, **params).fit(X, y)
+    ensemble = model.ensemble_
+    x = torch.as_tensor(X[:7], dtype=torch.float64)
+    with torch.inference_mode():
+        joint = ensemble.predict_members(x)
+        expected = _members_then_priors(ensemble, x)
+    torch.testing.assert_close(joint, expected, rtol=0, atol=1e-12)
+    joins = "prior" not in params or params["prior"] == MLP(activation="relu")
+    assert (ensemble._joint_stack() is not None) == joins
+
+
+def test_joint_prediction_stack_follows_changes_to_the_members(data_1d, tmp_path):
+    import pickle
+
+    X, y = data_1d
+    model = fast_regressor(max_epochs=3).fit(X, y)
+    ensemble = model.ensemble_
+    before = model.predict(X)
+    assert ensemble._joint is not None
+    # The output layer's bias: adding 1 to it adds 1 to every member's output.
+    output_bias = getattr(ensemble.members, f"bias_{len(ensemble.members.activations) - 1}")
+    # An in-place change (as an optimizer step makes) rebuilds the cache.
+    with torch.no_grad():
+        output_bias.add_(1.0)
+    np.testing.assert_allclose(model.predict(X), before + model._y_scale[0], rtol=1e-6)
+    # So does loading other weights, and a move to another dtype.
+    state = copy.deepcopy(ensemble.state_dict())
+    with torch.no_grad():
+        output_bias.sub_(1.0)
+    np.testing.assert_allclose(model.predict(X), before, rtol=1e-6)
+    ensemble.load_state_dict(state)
+    np.testing.assert_allclose(model.predict(X), before + model._y_scale[0], rtol=1e-6)
+    ensemble.float()
+    with torch.inference_mode():
+        x = torch.as_tensor(X, dtype=torch.float32)
+        torch.testing.assert_close(ensemble.predict_members(x), _members_then_priors(ensemble, x))
+    ensemble.double()
+    # The cache is never pickled; the copy builds its own.
+    copied = pickle.loads(pickle.dumps(model))
+    assert copied.ensemble_._joint is None
+    np.testing.assert_array_equal(copied.predict(X), model.predict(X))
+
+
+def test_predict_members_keeps_gradients_for_the_members(data_1d):
+    # With gradients enabled the joint stack (frozen copies) must not be used.
+    X, y = data_1d
+    ensemble = fast_regressor(max_epochs=3).fit(X, y).ensemble_
+    x = torch.as_tensor(X[:5], dtype=torch.float64)
+    ensemble.predict_members(x).sum().backward()
+    assert ensemble.members.weight_0.grad is not None
+    assert torch.count_nonzero(ensemble.members.weight_0.grad) > 0
