@@ -181,22 +181,35 @@ def _tanh_then_relu(n_features_in, n_outputs):
     return nn.Sequential(nn.Linear(n_features_in, 6), nn.Tanh(), nn.ReLU(), nn.Linear(6, n_outputs))
 
 
+def _relu_last(n_features_in, n_outputs):
+    return nn.Sequential(nn.Linear(n_features_in, 6), nn.ReLU(), nn.Linear(6, n_outputs), nn.ReLU())
+
+
 @pytest.mark.parametrize(
-    "factory", [MLP(hidden_layer_sizes=(8, 8)), _tanh_then_relu], ids=["relu", "tanh-relu"]
+    "factory",
+    [MLP(hidden_layer_sizes=(8, 8)), _tanh_then_relu, _relu_last],
+    ids=["relu", "tanh-relu", "relu-last"],
 )
 def test_batched_stack_gradients_match_each_member(factory):
     # The batched stack applies ReLU in place on fresh products only; after
-    # another activation (whose backward needs its output) it must not.
+    # another activation (whose backward needs its output) it must not. In
+    # training its backward masks the incoming gradient in place, only where
+    # that gradient comes from the next product: a caller's gradient for the
+    # output must be left as it was.
     from skrpf._ensemble import BatchedSequential, stack_modules
 
     torch.manual_seed(0)
     modules = [factory(3, 2) for _ in range(4)]
     stack = stack_modules(modules, trainable=True)
-    assert isinstance(stack, BatchedSequential)
+    assert isinstance(stack, BatchedSequential) and stack.training
     x = torch.randn(5, 3)
-    stack(x).square().sum().backward()
-    for module in modules:
-        module(x).square().sum().backward()
+    out = stack(x)
+    outer = torch.randn_like(out)  # nonzero where a final ReLU is zero, too
+    kept = outer.clone()
+    out.backward(outer)
+    torch.testing.assert_close(outer, kept, rtol=0, atol=0)
+    for module, outer_k in zip(modules, outer):
+        module(x).backward(outer_k)
     for position, layer in enumerate(modules[0]):
         if isinstance(layer, nn.Linear):
             expected = torch.stack([m[position].weight.grad.t() for m in modules])
@@ -332,6 +345,29 @@ def test_fused_update_needs_adam_and_a_torch_that_has_it_on_the_device(monkeypat
     monkeypatch.setattr(torch, "__version__", "2.3.1")  # CPU fused Adam arrived in 2.4
     assert not _has_fused_update(torch.optim.Adam, "cpu")
     assert _has_fused_update(torch.optim.Adam, "cuda")
+
+
+def test_batched_stack_supports_gradients_of_gradients():
+    # A gradient penalty differentiates the input gradient again: the
+    # in-place ReLU backward must then record an out-of-place graph.
+    from skrpf._ensemble import stack_modules
+
+    torch.manual_seed(0)
+    modules = [MLP(hidden_layer_sizes=(8, 8))(3, 1) for _ in range(3)]
+    stack = stack_modules(modules, trainable=True)
+
+    def penalty(output, x):
+        (grad,) = torch.autograd.grad(output.sum(), x, create_graph=True)
+        return grad.square().sum()
+
+    x = torch.randn(6, 3, requires_grad=True)
+    penalty(stack(x), x).backward()
+    # The members share x, so its gradient is the sum of theirs.
+    x_again = x.detach().clone().requires_grad_(True)
+    penalty(sum(module(x_again) for module in modules), x_again).backward()
+    expected = torch.stack([m[2].weight.grad.t() for m in modules])
+    torch.testing.assert_close(stack.weight_2.grad, expected)
+    assert torch.count_nonzero(expected) > 0
 
 
 def _members_then_priors(ensemble, x):
