@@ -397,7 +397,9 @@ class RandomizedPriorEnsemble(nn.Module):
         joint = None if torch.is_grad_enabled() else self._joint_stack()
         if joint is not None:
             both = joint.forward(x)  # a plain stack: no hooks to run
-            return both[: self.n_members] + self.prior_scale * both[self.n_members :]
+            members, priors = both[: self.n_members], both[self.n_members :]
+            # 1.0 * p is p exactly; skipping the product saves a call.
+            return members + priors if self.prior_scale == 1.0 else members + self.prior_scale * priors
         out = self.members(x)
         prior = self.prior_term(x)
         return out if prior is None else out + prior
@@ -416,7 +418,7 @@ class RandomizedPriorEnsemble(nn.Module):
         if not (isinstance(members, BatchedSequential) and isinstance(priors, BatchedSequential)):
             return None
         tensors = [*members._tensors().values(), *priors._tensors().values()]
-        key = tuple((t.data_ptr(), t._version) for t in tensors)
+        key = [t._version for t in tensors] + [t.data_ptr() for t in tensors]
         if self._joint is None or self._joint[0] != key:
             joint = members.join(priors) if members.can_join(priors) else None
             self._joint = (key, joint, [t.detach() for t in tensors])
