@@ -190,13 +190,18 @@ def _relu_last(n_features_in, n_outputs):
     [MLP(hidden_layer_sizes=(8, 8)), _tanh_then_relu, _relu_last],
     ids=["relu", "tanh-relu", "relu-last"],
 )
-def test_batched_stack_gradients_match_each_member(factory):
+@pytest.mark.parametrize("in_place_backward", [True, False], ids=["in-place-backward", "autograd-backward"])
+def test_batched_stack_gradients_match_each_member(factory, in_place_backward, monkeypatch):
     # The batched stack applies ReLU in place on fresh products only; after
-    # another activation (whose backward needs its output) it must not. In
-    # training its backward masks the incoming gradient in place, only where
-    # that gradient comes from the next product: a caller's gradient for the
-    # output must be left as it was.
+    # another activation (whose backward needs its output) it must not. On
+    # large activations its backward masks the incoming gradient in place
+    # (forced here at any size), only where that gradient comes from the
+    # next product: a caller's gradient for the output must be left as it was.
+    from skrpf import _ensemble
     from skrpf._ensemble import BatchedSequential, stack_modules
+
+    if in_place_backward:
+        monkeypatch.setattr(_ensemble, "_IN_PLACE_BACKWARD_MIN_ELEMENTS", 0)
 
     torch.manual_seed(0)
     modules = [factory(3, 2) for _ in range(4)]
@@ -347,10 +352,14 @@ def test_fused_update_needs_adam_and_a_torch_that_has_it_on_the_device(monkeypat
     assert _has_fused_update(torch.optim.Adam, "cuda")
 
 
-def test_batched_stack_supports_gradients_of_gradients():
+def test_batched_stack_supports_gradients_of_gradients(monkeypatch):
     # A gradient penalty differentiates the input gradient again: the
-    # in-place ReLU backward must then record an out-of-place graph.
+    # in-place ReLU backward (forced here at any size) must then record an
+    # out-of-place graph.
+    from skrpf import _ensemble
     from skrpf._ensemble import stack_modules
+
+    monkeypatch.setattr(_ensemble, "_IN_PLACE_BACKWARD_MIN_ELEMENTS", 0)
 
     torch.manual_seed(0)
     modules = [MLP(hidden_layer_sizes=(8, 8))(3, 1) for _ in range(3)]
