@@ -67,6 +67,12 @@ def _is_plain_mlp(module: nn.Module) -> bool:
 _IN_PLACE_BACKWARD_MIN_ELEMENTS = 1 << 20
 
 
+#: Members and priors with more tensor elements than this, together, are not
+#: copied into a joint prediction stack: it saves torch calls, which matter
+#: for small networks, and its copy of the weights would matter for large ones.
+_JOINT_STACK_MAX_ELEMENTS = 1 << 22
+
+
 class _ReLUInPlace(torch.autograd.Function):
     """ReLU in place whose backward also works in place, on its incoming gradient.
 
@@ -417,6 +423,8 @@ class RandomizedPriorEnsemble(nn.Module):
     def _joint_stack(self) -> BatchedSequential | None:
         """Members and priors stacked into one frozen :class:`BatchedSequential`, or None.
 
+        None also when they hold more than ``_JOINT_STACK_MAX_ELEMENTS``
+        elements: the copy would then cost memory and save little time.
         Cached, keyed on the storage address and version counter of every
         tensor: an optimizer step, ``load_state_dict`` or any in-place change
         bumps a version, and ``.to()`` or ``.double()`` moves the storage, so
@@ -430,6 +438,7 @@ class RandomizedPriorEnsemble(nn.Module):
         tensors = [*members._tensors().values(), *priors._tensors().values()]
         key = [t._version for t in tensors] + [t.data_ptr() for t in tensors]
         if self._joint is None or self._joint[0] != key:
-            joint = members.join(priors) if members.can_join(priors) else None
+            small = sum(t.numel() for t in tensors) <= _JOINT_STACK_MAX_ELEMENTS
+            joint = members.join(priors) if small and members.can_join(priors) else None
             self._joint = (key, joint, [t.detach() for t in tensors])
         return self._joint[1]

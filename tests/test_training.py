@@ -406,7 +406,21 @@ def test_prediction_runs_members_and_priors_as_one_stack_when_they_match(data_1d
     assert (ensemble._joint_stack() is not None) == joins
 
 
-def test_joint_prediction_stack_follows_changes_to_the_members(data_1d, tmp_path):
+def test_large_networks_predict_without_a_joint_copy(data_1d, monkeypatch):
+    from skrpf import _ensemble
+
+    X, y = data_1d
+    model = fast_regressor(max_epochs=3).fit(X, y)
+    joint = model.predict(X, return_std=True)
+    assert model.ensemble_._joint_stack() is not None
+    monkeypatch.setattr(_ensemble, "_JOINT_STACK_MAX_ELEMENTS", 10)
+    model.ensemble_._joint = None
+    separate = model.predict(X, return_std=True)
+    assert model.ensemble_._joint_stack() is None
+    np.testing.assert_array_equal(joint, separate)
+
+
+def test_joint_prediction_stack_follows_changes_to_the_members(data_1d):
     import pickle
 
     X, y = data_1d
