@@ -49,6 +49,12 @@ def mlp_forward(tensors: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
     return z
 
 
+def optimizer_settings(fitted) -> dict:
+    """The ``foreach``/``fused`` settings a fitted estimator's optimizer ended up with."""
+    defaults = fitted.net_.optimizer_.defaults
+    return {k: defaults[k] for k in ("foreach", "fused") if defaults.get(k) is not None}
+
+
 def hand_written_fit(
     X: np.ndarray,
     y: np.ndarray,
@@ -99,8 +105,7 @@ def main() -> None:
     warm_up()
     X, y = toy_1d(N)
     # The hand-written loop uses exactly the optimizer settings the estimator ends up with.
-    defaults = estimator_fit(X[:256], y[:256]).net_.optimizer_.defaults
-    optimizer_kwargs = {k: defaults[k] for k in ("foreach", "fused") if defaults.get(k) is not None}
+    optimizer_kwargs = optimizer_settings(estimator_fit(X[:256], y[:256]))
     times = interleaved_best_times(
         {
             "hand-written loop": lambda: hand_written_fit(X, y, optimizer_kwargs),

@@ -24,7 +24,7 @@ import _common  # noqa: F401  (puts the source checkout on sys.path)
 import numpy as np
 import torch
 from _common import interleaved_best_times, print_header, print_table, toy_1d, verdict, warm_up
-from engine_overhead import hand_written_fit
+from engine_overhead import hand_written_fit, optimizer_settings
 from skorch import NeuralNetRegressor
 from torch import nn
 
@@ -90,8 +90,7 @@ def main() -> None:
     ]
     # The bare loop uses the optimizer settings the estimator ends up with (fused Adam on CPUs).
     X, y = toy_1d(256)
-    defaults = fit_skrpf(X, y, 1, None).net_.optimizer_.defaults
-    optimizer_kwargs = {k: defaults[k] for k in ("foreach", "fused") if defaults.get(k) is not None}
+    optimizer_kwargs = optimizer_settings(fit_skrpf(X, y, 1, None))
     rows, speedups = [], []
     for label, n, batch_size, epochs, repeats in settings:
         X, y = toy_1d(n)
