@@ -148,13 +148,15 @@ class BatchedSequential(nn.Module):
                 # batches, and autograd needs neither the product nor its sum
                 # with the bias (relu's backward uses its own output).
                 if fresh and type(activation) is nn.ReLU:
-                    # The in-place backward needs the gradient to come from the
-                    # next product, which only this loop sees.
-                    following = self.activations[position + 1 : position + 2]
-                    feeds_a_product = following == [None]
-                    large = z.numel() >= _IN_PLACE_BACKWARD_MIN_ELEMENTS
-                    in_training = self.training and torch.is_grad_enabled() and feeds_a_product and large
-                    z = _ReLUInPlace.apply(z) if in_training else torch.relu_(z)
+                    # Cheapest tests first: prediction stops at the first one.
+                    in_place_backward = (
+                        self.training
+                        and torch.is_grad_enabled()
+                        and z.numel() >= _IN_PLACE_BACKWARD_MIN_ELEMENTS
+                        # The gradient must come from the next product, which only this loop sees.
+                        and self.activations[position + 1 : position + 2] == [None]
+                    )
+                    z = _ReLUInPlace.apply(z) if in_place_backward else torch.relu_(z)
                 else:
                     z = activation.forward(z)
                 fresh = False
