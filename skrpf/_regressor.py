@@ -565,15 +565,10 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
     def _build_networks(self, n_features, member_outputs, n_outputs, probe, K):
         module_factory = MLP() if self.module is None else self.module
         prior_factory = module_factory if self.prior is None else self.prior
-        members = [
-            checks.build_network("module", module_factory, n_features, member_outputs, probe)
-            for _ in range(K)
-        ]
+        members = checks.build_networks("module", module_factory, K, n_features, member_outputs, probe)
         priors = None
         if self.prior_scale > 0:
-            priors = [
-                checks.build_network("prior", prior_factory, n_features, n_outputs, probe) for _ in range(K)
-            ]
+            priors = checks.build_networks("prior", prior_factory, K, n_features, n_outputs, probe)
         return members, priors
 
     def _member_targets(self, ensemble, X_t, Y_t, noise_seed):

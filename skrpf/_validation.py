@@ -73,25 +73,10 @@ def check_optimizer(value) -> None:
         )
 
 
-def build_network(name: str, factory, n_features_in: int, n_outputs: int, probe: torch.Tensor) -> nn.Module:
-    """Call a factory, check that it gives a module of the right output width.
-
-    Parameters
-    ----------
-    name : str
-        ``"module"`` or ``"prior"``, for error messages.
-    factory : callable
-        ``factory(n_features_in, n_outputs) -> nn.Module``.
-    n_features_in, n_outputs : int
-        Passed to the factory.
-    probe : torch.Tensor of shape (1, n_features_in)
-        One input row, to check the output shape.
-
-    Returns
-    -------
-    network : torch.nn.Module
-    """
-    network = factory(n_features_in, n_outputs)
+def _check_output(
+    name: str, factory, network, n_features_in: int, n_outputs: int, probe: torch.Tensor
+) -> nn.Module:
+    """Return ``network`` if it is a module that maps ``probe`` to (1, n_outputs); raise otherwise."""
     if not isinstance(network, nn.Module):
         raise TypeError(
             f"{name} factory {factory!r} returned {_describe(network)}; it must return a "
@@ -110,6 +95,50 @@ def build_network(name: str, factory, n_features_in: int, n_outputs: int, probe:
             f"n_outputs={n_outputs} is the number of target columns of y."
         )
     return network
+
+
+def build_networks(
+    name: str, factory, count: int, n_features_in: int, n_outputs: int, probe: torch.Tensor
+) -> list[nn.Module]:
+    """Call a factory ``count`` times, checking the output shape of each distinct architecture.
+
+    The first network is checked with a forward pass of ``probe``; a later
+    one only when its tensors differ in name or shape from the first's. A
+    forward pass costs more than building a small network, and a factory
+    normally builds the same architecture at every call.
+
+    Parameters
+    ----------
+    name : str
+        ``"module"`` or ``"prior"``, for error messages.
+    factory : callable
+        ``factory(n_features_in, n_outputs) -> nn.Module``.
+    count : int
+        Number of networks.
+    n_features_in, n_outputs : int
+        Passed to the factory.
+    probe : torch.Tensor of shape (1, n_features_in)
+        One input row, to check the output shape.
+
+    Returns
+    -------
+    networks : list of torch.nn.Module
+    """
+    first = _check_output(name, factory, factory(n_features_in, n_outputs), n_features_in, n_outputs, probe)
+    layout = _tensor_layout(first)
+    networks = [first]
+    for _ in range(count - 1):
+        network = factory(n_features_in, n_outputs)
+        if not isinstance(network, nn.Module) or _tensor_layout(network) != layout:
+            network = _check_output(name, factory, network, n_features_in, n_outputs, probe)
+        networks.append(network)
+    return networks
+
+
+def _tensor_layout(network: nn.Module) -> tuple:
+    """The class, and the name and shape of every parameter and buffer, of a network."""
+    tensors = [*network.named_parameters(), *network.named_buffers()]
+    return (type(network), [(key, tuple(t.shape)) for key, t in tensors])
 
 
 # ----------------------------------------------------------------- the data

@@ -200,6 +200,50 @@ def test_invalid_parameters_name_the_parameter(case):
     assert not hasattr(model, "ensemble_")
 
 
+class ArchitectureByCall:
+    """A factory whose ``n``-th call builds ``architectures[n]`` (a callable), counting forward passes."""
+
+    def __init__(self, *architectures):
+        self.architectures = architectures
+        self.calls = 0
+        self.forward_passes = 0
+
+    def __call__(self, n_features_in, n_outputs):
+        build = self.architectures[min(self.calls, len(self.architectures) - 1)]
+        self.calls += 1
+        network = build(n_features_in, n_outputs)
+        network.register_forward_hook(self._count)
+        return network
+
+    def _count(self, module, inputs, output):
+        self.forward_passes += 1
+
+
+def test_only_networks_of_a_new_architecture_get_the_output_check():
+    """The output-width check runs a forward pass of the first network, then only of different ones."""
+    same = ArchitectureByCall(MLP(hidden_layer_sizes=(4,)))
+    fast_regressor(module=same, prior_scale=0.0, n_estimators=3, max_epochs=1).fit(X0, y0)
+    assert same.calls == 3
+    # One check, then training and prediction passes go through the stack, not these modules.
+    assert same.forward_passes == 1
+
+    wrong_third = ArchitectureByCall(
+        MLP(hidden_layer_sizes=(4,)), MLP(hidden_layer_sizes=(4,)), lambda d, t: torch.nn.Linear(d, 3)
+    )
+    model = fast_regressor(module=wrong_third, n_estimators=3, max_epochs=1, vectorize=False)
+    with pytest.raises(ValueError, match=r"module network .* maps \(batch, 2\) inputs to \(1, 3\)"):
+        model.fit(X0, y0)
+
+
+def test_members_of_different_architectures_train_one_by_one():
+    """With vectorize=False a factory may build a different network at each call."""
+    factory = ArchitectureByCall(MLP(hidden_layer_sizes=(4,)), MLP(hidden_layer_sizes=(6, 3)))
+    model = fast_regressor(module=factory, n_estimators=3, max_epochs=2, vectorize=False).fit(X0, y0)
+    widths = [member[0].out_features for member in model.ensemble_.members.members]
+    assert widths == [4, 6, 6]
+    assert factory.forward_passes >= 2  # both architectures were checked
+
+
 # ---------------------------------------------------------------- at predict
 @pytest.fixture(scope="module")
 def fitted_on_frame():
