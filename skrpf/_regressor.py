@@ -487,7 +487,10 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         weights = draw_weights(resampler, n_samples, K, weight_rng)
         if self.noise == "homoscedastic":
             weights = ensure_out_of_bag_rows(weights, weight_rng)
-        weights_t = torch.as_tensor((weights * sample_weight).astype(np.float32), device=device)
+        # Row by row, (n, K): see EnsembleDataset.
+        weights_t = torch.as_tensor(
+            np.ascontiguousarray((weights * sample_weight).T, dtype=np.float32), device=device
+        )
 
         batch_size = resolve_batch_size(self.batch_size, n_samples)
         max_epochs = resolve_max_epochs(self.max_epochs, n_samples, batch_size)
@@ -574,30 +577,35 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
     def _member_targets(self, ensemble, X_t, Y_t, noise_seed):
         """Per-member targets ``y + sigma * eps_k - beta * p_k(x)`` and prior terms ``beta * p_k(x)``.
 
-        Both have shape (K, n, t); the prior terms are None without priors.
-        They are kept for the out-of-bag noise estimate, which then needs no
-        second pass of the priors over the training rows.
+        The targets have shape (n, K, t), row by row as
+        :class:`~skrpf._training.EnsembleDataset` stores them; the prior
+        terms (K, n, t), or None without priors. They are kept for the
+        out-of-bag noise estimate, which then needs no second pass of the
+        priors over the training rows.
         """
         K = ensemble.n_members
-        targets = Y_t.unsqueeze(0).repeat(K, 1, 1)
+        n, t = Y_t.shape
+        targets = Y_t.unsqueeze(1).repeat(1, K, 1)
         if self.target_noise > 0:
             generator = torch.Generator().manual_seed(noise_seed)
-            noise = torch.randn(targets.shape, generator=generator).to(targets.device)
-            targets.add_(noise, alpha=float(self.target_noise))
+            noise = torch.randn((K, n, t), generator=generator).to(targets.device)
+            targets.add_(noise.transpose(0, 1), alpha=float(self.target_noise))
         if ensemble.priors is None:
             return targets, None
-        prior_terms = torch.empty_like(targets)
-        for start in range(0, X_t.shape[0], PREDICT_BATCH_ROWS):
+        prior_terms = torch.empty((K, n, t), dtype=targets.dtype, device=targets.device)
+        for start in range(0, n, PREDICT_BATCH_ROWS):
             rows = slice(start, start + PREDICT_BATCH_ROWS)
             prior_terms[:, rows] = ensemble.prior_term(X_t[rows])
-        targets.sub_(prior_terms)
+        targets.sub_(prior_terms.transpose(0, 1))
         return targets, prior_terms
 
     def _fit_one_by_one(self, ensemble, dataset, net_kwargs):
         """The literal path: each member is its own skorch net, fit in turn."""
         nets = []
         for k, member in enumerate(ensemble.members.members):
-            member_data = EnsembleDataset(dataset.X, dataset.targets[k : k + 1], dataset.weights[k : k + 1])
+            member_data = EnsembleDataset(
+                dataset.X, dataset.targets[:, k : k + 1], dataset.weights[:, k : k + 1]
+            )
             nets.append(EnsembleNet(_AddMemberAxis(member), **net_kwargs).fit(member_data, None))
         return nets
 

@@ -99,7 +99,7 @@ def test_no_hold_out_and_all_rows_train(data_1d):
 
 def test_batches_are_shuffled_each_epoch_and_reproducibly():
     X = torch.arange(10, dtype=torch.float32).unsqueeze(1)
-    data = EnsembleDataset(X, torch.zeros(2, 10, 1), torch.ones(2, 10))
+    data = EnsembleDataset(X, torch.zeros(10, 2, 1), torch.ones(10, 2))
     iterator = BatchIterator(data, batch_size=4, seed=0)
     epochs = [torch.cat([xb[:, 0] for xb, _ in iterator]) for _ in range(3)]
     for order in epochs:
@@ -107,8 +107,27 @@ def test_batches_are_shuffled_each_epoch_and_reproducibly():
     assert not torch.equal(epochs[0], epochs[1])
     again = BatchIterator(data, batch_size=4, seed=0)
     torch.testing.assert_close(torch.cat([xb[:, 0] for xb, _ in again]), epochs[0])
-    xb, (targets, weights) = data.__getitems__([3, 1])
-    assert xb[:, 0].tolist() == [3.0, 1.0] and targets.shape == (2, 2, 1) and weights.shape == (2, 2)
+
+
+def test_batches_hold_each_members_targets_and_weights_of_their_rows():
+    """Stored row by row (n, K), gathered member-first (K, B): member k's values of the batch's rows."""
+    n, K = 10, 3
+    X = torch.arange(n, dtype=torch.float32).unsqueeze(1)
+    rows, members = torch.meshgrid(torch.arange(n), torch.arange(K), indexing="ij")
+    targets = (10.0 * members + rows).unsqueeze(-1).float()  # targets[i, k] = 10 k + i
+    weights = (100.0 * members + rows).float()  # weights[i, k] = 100 k + i
+    data = EnsembleDataset(X, targets, weights)
+    xb, (target_batch, weight_batch) = data.__getitems__([3, 1])
+    assert xb[:, 0].tolist() == [3.0, 1.0]
+    assert target_batch.shape == (K, 2, 1) and weight_batch.shape == (K, 2)
+    assert target_batch[..., 0].tolist() == [[10.0 * k + i for i in (3, 1)] for k in range(K)]
+    assert weight_batch.tolist() == [[100.0 * k + i for i in (3, 1)] for k in range(K)]
+    # The full batch, without a gather, is the same as gathering every row in order.
+    (full_batch,) = list(BatchIterator(data, batch_size=n))
+    gathered = data.__getitems__(list(range(n)))
+    torch.testing.assert_close(full_batch[0], gathered[0])
+    for full, gather in zip(full_batch[1], gathered[1], strict=True):
+        torch.testing.assert_close(full, gather)
 
 
 def test_tags_declare_multi_output_and_determinism():
