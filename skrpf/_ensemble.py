@@ -9,7 +9,9 @@ Two vectorization strategies, chosen by :func:`stack_modules`:
 
 * :class:`BatchedSequential` -- ``nn.Sequential`` stacks of ``nn.Linear`` and
   parameter-free elementwise activations (the default :class:`~skrpf.MLP`)
-  become batched matrix products (``bmm``) on ``(K, in, out)`` weights.
+  become batched matrix products (``bmm``) on ``(K, in, out)`` weights, and
+  one autograd node with a written-out backward
+  (:mod:`skrpf._stack_gradients`).
 * :class:`VmapStack` -- any other module is run through
   :func:`torch.func.functional_call` under :func:`torch.func.vmap` over
   parameters stacked by :func:`torch.func.stack_module_state`.
@@ -28,6 +30,8 @@ from typing import cast
 import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
+
+from ._stack_gradients import Layer, StackFunction, forward_stack, reference_forward
 
 _ELEMENTWISE = (
     nn.SELU,
@@ -60,47 +64,32 @@ def _is_plain_mlp(module: nn.Module) -> bool:
     return all(isinstance(layer, nn.Linear) or type(layer) in _ELEMENTWISE for layer in module)
 
 
-#: Activations from this many elements up get the in-place ReLU backward:
-#: below, a custom autograd Function's Python overhead (~0.1-0.3 ms a call
-#: on a 2-core VM) costs more than the allocation it saves; ten 2x50 MLPs on
-#: 100 rows fit 20% slower with it.
-_IN_PLACE_BACKWARD_MIN_ELEMENTS = 1 << 20
-
-
 #: Members and priors with more tensor elements than this, together, are not
 #: copied into a joint prediction stack: it saves torch calls, which matter
 #: for small networks, and its copy of the weights would matter for large ones.
 _JOINT_STACK_MAX_ELEMENTS = 1 << 22
 
 
-class _ReLUInPlace(torch.autograd.Function):
-    """ReLU in place whose backward also works in place, on its incoming gradient.
+def _functorch_transforms_active() -> bool:
+    """Whether a torch.func transform (grad, vmap, jacrev, ...) is running.
 
-    Autograd's own ReLU backward allocates a new (K, batch, width) gradient.
-    At the sizes where that matters the tensor is larger than the CPU's
-    caches, and a fresh allocation is page-faulted in on first write: in a
-    fit of ten 2x256 MLPs at batch 1,024 that made the ReLU backward the
-    largest cost after the matrix products. Here the gradient coming from
-    the next layer's product, which nothing else holds, is masked in place.
-    Used only in training mode, on activations of at least
-    ``_IN_PLACE_BACKWARD_MIN_ELEMENTS`` elements between two products that
-    only the stack holds; under ``create_graph`` the backward is recorded
-    out of place.
+    :class:`StackFunction` computes its backward itself, which these
+    transforms cannot trace. torch has no public test for this; without its
+    private one (a future torch), the stack assumes none is active.
     """
+    check = getattr(torch._C, "_are_functorch_transforms_active", None)
+    return bool(check is not None and check())
 
-    @staticmethod
-    def forward(ctx, z):
-        out = torch.relu_(z)
-        ctx.mark_dirty(z)
-        ctx.save_for_backward(out)
-        return out
 
-    @staticmethod
-    def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
-        if torch.is_grad_enabled():  # create_graph: keep the graph of the gradient intact
-            return torch.ops.aten.threshold_backward(grad, out, 0)
-        return torch.ops.aten.threshold_backward.grad_input(grad, out, 0, grad_input=grad)
+def _layers_of_positions(activations: list[nn.Module | None], tensors: dict) -> tuple[Layer, ...]:
+    """The :class:`Layer` list of a stack from its per-position activations (None at products)."""
+    grouped: list[tuple[bool, list[nn.Module]]] = []
+    for position, activation in enumerate(activations):
+        if activation is None:
+            grouped.append((f"bias_{position}" in tensors, []))
+        else:
+            grouped[-1][1].append(activation)
+    return tuple(Layer(has_bias, block) for has_bias, block in grouped)
 
 
 class BatchedSequential(nn.Module):
@@ -133,43 +122,25 @@ class BatchedSequential(nn.Module):
                 self.activations.append(None)
             else:
                 self.activations.append(copy.deepcopy(layer))
+        self.layers = _layers_of_positions(self.activations, self._tensors())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Map ``x`` of shape (batch, in), or (K, batch, in) with one batch per member, to (K, batch, out)."""
-        z = x.unsqueeze(0).expand(self.n_members, -1, -1) if x.dim() == 2 else x
-        # Direct dictionary look-ups: at one row per call (prediction in an
-        # optimisation loop) Python overhead is most of the cost.
-        tensors = self._tensors()
-        fresh = False  # whether z is a product that only this loop holds
-        for position, activation in enumerate(self.activations):
-            if activation is not None:
-                # ReLU in place on a fresh product: a new (K, batch, width)
-                # tensor costs as much as the activation itself at large
-                # batches, and autograd needs neither the product nor its sum
-                # with the bias (relu's backward uses its own output).
-                if fresh and type(activation) is nn.ReLU:
-                    # Cheapest tests first: prediction stops at the first one.
-                    in_place_backward = (
-                        self.training
-                        and torch.is_grad_enabled()
-                        and z.numel() >= _IN_PLACE_BACKWARD_MIN_ELEMENTS
-                        # The gradient must come from the next product, which only this loop sees.
-                        and self.activations[position + 1 : position + 2] == [None]
-                    )
-                    z = _ReLUInPlace.apply(z) if in_place_backward else torch.relu_(z)
-                else:
-                    z = activation.forward(z)
-                fresh = False
-                continue
-            weight: torch.Tensor = tensors[f"weight_{position}"]  # type: ignore[assignment]
-            bias = tensors.get(f"bias_{position}")
-            # bmm then an in-place bias add: ~10% faster than baddbmm, which
-            # first copies the broadcast bias into its (K, batch, width) output.
-            z = torch.bmm(z, weight)
-            if bias is not None:
-                z = z.add_(bias)
-            fresh = True
-        return z
+        # The tensor dictionary's values, in registration order, are each
+        # layer's weight then bias: what the stack's functions take.
+        tensors = tuple(self._tensors().values())
+        if not torch.is_grad_enabled():
+            return forward_stack(x, self.layers, tensors)
+        if _functorch_transforms_active():
+            # torch.func.grad, vmap, jacrev, ...: ordinary operations, which they can trace.
+            return reference_forward(x, self.layers, tensors)
+        # One autograd node for the whole stack, with a written-out backward.
+        return StackFunction.apply(x, self.layers, *tensors)
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "layers" not in self.__dict__:  # pickled before the stack had its layer list
+            self.layers = _layers_of_positions(self.activations, self._tensors())
 
     def _tensors(self) -> dict[str, torch.Tensor]:
         return cast(dict, self._parameters if "weight_0" in self._parameters else self._buffers)
@@ -196,6 +167,7 @@ class BatchedSequential(nn.Module):
         nn.Module.__init__(joint)
         joint.n_members = self.n_members + other.n_members
         joint.activations = self.activations
+        joint.layers = self.layers
         theirs = other._tensors()
         for name, tensor in self._tensors().items():
             joint.register_buffer(name, torch.cat([tensor.detach(), theirs[name].detach()]))

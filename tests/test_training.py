@@ -185,42 +185,80 @@ def _relu_last(n_features_in, n_outputs):
     return nn.Sequential(nn.Linear(n_features_in, 6), nn.ReLU(), nn.Linear(6, n_outputs), nn.ReLU())
 
 
+def _in_place_chain(n_features_in, n_outputs):
+    return nn.Sequential(
+        nn.Linear(n_features_in, 6), nn.ReLU(inplace=True), nn.Tanh(), nn.Linear(6, n_outputs), nn.Sigmoid()
+    )
+
+
+def _no_bias_identity(n_features_in, n_outputs):
+    return nn.Sequential(
+        nn.Linear(n_features_in, 6, bias=False), nn.Identity(), nn.Linear(6, n_outputs, bias=False)
+    )
+
+
 @pytest.mark.parametrize(
     "factory",
-    [MLP(hidden_layer_sizes=(8, 8)), _tanh_then_relu, _relu_last],
-    ids=["relu", "tanh-relu", "relu-last"],
+    [
+        MLP(hidden_layer_sizes=(8, 8)),
+        MLP(hidden_layer_sizes=(5,), activation="tanh"),
+        MLP(hidden_layer_sizes=(5, 4), activation="silu"),
+        _tanh_then_relu,
+        _relu_last,
+        _in_place_chain,
+        _no_bias_identity,
+    ],
+    ids=["relu", "tanh", "silu", "tanh-relu", "relu-last", "in-place-chain", "no-bias"],
 )
-@pytest.mark.parametrize("in_place_backward", [True, False], ids=["in-place-backward", "autograd-backward"])
-def test_batched_stack_gradients_match_each_member(factory, in_place_backward, monkeypatch):
-    # The batched stack applies ReLU in place on fresh products only; after
-    # another activation (whose backward needs its output) it must not. On
-    # large activations its backward masks the incoming gradient in place
-    # (forced here at any size), only where that gradient comes from the
-    # next product: a caller's gradient for the output must be left as it was.
-    from skrpf import _ensemble
+@pytest.mark.parametrize("per_member_inputs", [False, True], ids=["shared-x", "x-per-member"])
+def test_batched_stack_gradients_match_each_member(factory, per_member_inputs):
+    # The stack's backward is written out (one autograd node): it must give
+    # autograd's gradients member by member, for every kind of activation
+    # block, to the weights, biases and inputs, and leave the caller's
+    # gradient of the output as it was (a final activation's backward must
+    # not work in place on it).
     from skrpf._ensemble import BatchedSequential, stack_modules
-
-    if in_place_backward:
-        monkeypatch.setattr(_ensemble, "_IN_PLACE_BACKWARD_MIN_ELEMENTS", 0)
 
     torch.manual_seed(0)
     modules = [factory(3, 2) for _ in range(4)]
     stack = stack_modules(modules, trainable=True)
     assert isinstance(stack, BatchedSequential) and stack.training
-    x = torch.randn(5, 3)
+    shape = (4, 5, 3) if per_member_inputs else (5, 3)
+    x = torch.randn(*shape, requires_grad=True)
     out = stack(x)
+    assert "StackFunction" in type(out.grad_fn).__name__
     outer = torch.randn_like(out)  # nonzero where a final ReLU is zero, too
     kept = outer.clone()
     out.backward(outer)
     torch.testing.assert_close(outer, kept, rtol=0, atol=0)
-    for module, outer_k in zip(modules, outer):
-        module(x).backward(outer_k)
+
+    x_each = x.detach().clone().requires_grad_(True)
+    inputs = x_each if per_member_inputs else [x_each] * len(modules)
+    expected_out = torch.stack([module(x_k) for module, x_k in zip(modules, inputs)])
+    torch.testing.assert_close(out, expected_out)
+    expected_out.backward(outer)
+    torch.testing.assert_close(x.grad, x_each.grad)
     for position, layer in enumerate(modules[0]):
         if isinstance(layer, nn.Linear):
             expected = torch.stack([m[position].weight.grad.t() for m in modules])
             torch.testing.assert_close(getattr(stack, f"weight_{position}").grad, expected)
-            expected_bias = torch.stack([m[position].bias.grad for m in modules]).unsqueeze(1)
-            torch.testing.assert_close(getattr(stack, f"bias_{position}").grad, expected_bias)
+            if layer.bias is not None:
+                expected_bias = torch.stack([m[position].bias.grad for m in modules]).unsqueeze(1)
+                torch.testing.assert_close(getattr(stack, f"bias_{position}").grad, expected_bias)
+
+
+def test_batched_stack_gives_autograd_only_what_it_asks_for():
+    # Frozen weights get no gradient; an input that does not require one
+    # gets none either, and the backward still reaches the other tensors.
+    from skrpf._ensemble import stack_modules
+
+    torch.manual_seed(0)
+    stack = stack_modules([MLP(hidden_layer_sizes=(4,))(2, 1) for _ in range(3)], trainable=True)
+    stack.weight_0.requires_grad_(False)
+    x = torch.randn(6, 2)
+    stack(x).sum().backward()
+    assert stack.weight_0.grad is None and x.grad is None
+    assert stack.bias_0.grad is not None and torch.count_nonzero(stack.weight_2.grad) > 0
 
 
 class BatchNormNet(nn.Module):
@@ -352,14 +390,26 @@ def test_fused_update_needs_adam_and_a_torch_that_has_it_on_the_device(monkeypat
     assert _has_fused_update(torch.optim.Adam, "cuda")
 
 
-def test_batched_stack_supports_gradients_of_gradients(monkeypatch):
-    # A gradient penalty differentiates the input gradient again: the
-    # in-place ReLU backward (forced here at any size) must then record an
-    # out-of-place graph.
-    from skrpf import _ensemble
+def test_batched_stack_runs_under_torch_func_transforms():
+    # torch.func cannot trace the stack's written-out backward: under its
+    # transforms the stack must use ordinary operations, with the same result.
     from skrpf._ensemble import stack_modules
 
-    monkeypatch.setattr(_ensemble, "_IN_PLACE_BACKWARD_MIN_ELEMENTS", 0)
+    torch.manual_seed(0)
+    stack = stack_modules([MLP(hidden_layer_sizes=(5, 4))(3, 1) for _ in range(3)], trainable=True)
+    x = torch.randn(4, 3, requires_grad=True)
+    stack(x).sum().backward()
+    by_func = torch.func.grad(lambda inputs: stack(inputs).sum())(x.detach())
+    torch.testing.assert_close(by_func, x.grad)
+    jacobian = torch.func.jacrev(lambda row: stack(row.unsqueeze(0)).squeeze(-1).squeeze(-1))(x[0].detach())
+    assert jacobian.shape == (3, 3)
+    torch.testing.assert_close(jacobian.sum(dim=0), x.grad[0])
+
+
+def test_batched_stack_supports_gradients_of_gradients():
+    # A gradient penalty differentiates the input gradient again: the
+    # stack's written-out backward must then return a differentiable one.
+    from skrpf._ensemble import stack_modules
 
     torch.manual_seed(0)
     modules = [MLP(hidden_layer_sizes=(8, 8))(3, 1) for _ in range(3)]
