@@ -211,16 +211,17 @@ def _no_bias_identity(n_features_in, n_outputs):
     ids=["relu", "tanh", "silu", "tanh-relu", "relu-last", "in-place-chain", "no-bias"],
 )
 @pytest.mark.parametrize("per_member_inputs", [False, True], ids=["shared-x", "x-per-member"])
-def test_batched_stack_gradients_match_each_member(factory, per_member_inputs):
+@pytest.mark.parametrize("n_outputs", [1, 2])
+def test_batched_stack_gradients_match_each_member(factory, per_member_inputs, n_outputs):
     # The stack's backward is written out (one autograd node): it must give
     # autograd's gradients member by member, for every kind of activation
     # block, to the weights, biases and inputs, and leave the caller's
     # gradient of the output as it was (a final activation's backward must
-    # not work in place on it).
+    # not work in place on it). One output takes other products than two.
     from skrpf._ensemble import BatchedSequential, stack_modules
 
     torch.manual_seed(0)
-    modules = [factory(3, 2) for _ in range(4)]
+    modules = [factory(3, n_outputs) for _ in range(4)]
     stack = stack_modules(modules, trainable=True)
     assert isinstance(stack, BatchedSequential) and stack.training
     shape = (4, 5, 3) if per_member_inputs else (5, 3)
