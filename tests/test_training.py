@@ -177,6 +177,16 @@ def test_stacks_take_one_batch_of_inputs_per_member(factory, vectorize):
     torch.testing.assert_close(stack(x[0]), torch.stack([module(x[0]) for module in modules]))
 
 
+@pytest.fixture(params=["stack-function", "autograd"])
+def stack_backward(request, monkeypatch):
+    """Train stacks of any size through StackFunction, or through autograd's own backward."""
+    from skrpf import _ensemble
+
+    threshold = 0 if request.param == "stack-function" else 1 << 62
+    monkeypatch.setattr(_ensemble, "_STACK_FUNCTION_MIN_ELEMENTS", threshold)
+    return request.param
+
+
 def _tanh_then_relu(n_features_in, n_outputs):
     return nn.Sequential(nn.Linear(n_features_in, 6), nn.Tanh(), nn.ReLU(), nn.Linear(6, n_outputs))
 
@@ -197,6 +207,24 @@ def _no_bias_identity(n_features_in, n_outputs):
     )
 
 
+def _every_kernel_activation(n_features_in, n_outputs):
+    return nn.Sequential(
+        nn.Linear(n_features_in, 5),
+        nn.GELU(approximate="tanh"),
+        nn.Linear(5, 5),
+        nn.ELU(alpha=0.7, inplace=True),
+        nn.Linear(5, 5),
+        nn.SELU(),
+        nn.Linear(5, 5),
+        nn.LeakyReLU(0.2),
+        nn.Linear(5, 5),
+        nn.Softplus(beta=2.0, threshold=1.0),
+        nn.Linear(5, 5),
+        nn.Sigmoid(),
+        nn.Linear(5, n_outputs),
+    )
+
+
 @pytest.mark.parametrize(
     "factory",
     [
@@ -207,17 +235,19 @@ def _no_bias_identity(n_features_in, n_outputs):
         _relu_last,
         _in_place_chain,
         _no_bias_identity,
+        _every_kernel_activation,
     ],
-    ids=["relu", "tanh", "silu", "tanh-relu", "relu-last", "in-place-chain", "no-bias"],
+    ids=["relu", "tanh", "silu", "tanh-relu", "relu-last", "in-place-chain", "no-bias", "gelu-to-sigmoid"],
 )
 @pytest.mark.parametrize("per_member_inputs", [False, True], ids=["shared-x", "x-per-member"])
 @pytest.mark.parametrize("n_outputs", [1, 2])
-def test_batched_stack_gradients_match_each_member(factory, per_member_inputs, n_outputs):
+def test_batched_stack_gradients_match_each_member(factory, per_member_inputs, n_outputs, stack_backward):
     # The stack's backward is written out (one autograd node): it must give
     # autograd's gradients member by member, for every kind of activation
     # block, to the weights, biases and inputs, and leave the caller's
     # gradient of the output as it was (a final activation's backward must
     # not work in place on it). One output takes other products than two.
+    # Small stacks train through autograd, over the same in-place forward.
     from skrpf._ensemble import BatchedSequential, stack_modules
 
     torch.manual_seed(0)
@@ -227,7 +257,7 @@ def test_batched_stack_gradients_match_each_member(factory, per_member_inputs, n
     shape = (4, 5, 3) if per_member_inputs else (5, 3)
     x = torch.randn(*shape, requires_grad=True)
     out = stack(x)
-    assert "StackFunction" in type(out.grad_fn).__name__
+    assert ("StackFunction" in type(out.grad_fn).__name__) == (stack_backward == "stack-function")
     outer = torch.randn_like(out)  # nonzero where a final ReLU is zero, too
     kept = outer.clone()
     out.backward(outer)
@@ -248,7 +278,7 @@ def test_batched_stack_gradients_match_each_member(factory, per_member_inputs, n
                 torch.testing.assert_close(getattr(stack, f"bias_{position}").grad, expected_bias)
 
 
-def test_batched_stack_gives_autograd_only_what_it_asks_for():
+def test_batched_stack_gives_autograd_only_what_it_asks_for(stack_backward):
     # Frozen weights get no gradient; an input that does not require one
     # gets none either, and the backward still reaches the other tensors.
     from skrpf._ensemble import stack_modules
@@ -391,7 +421,7 @@ def test_fused_update_needs_adam_and_a_torch_that_has_it_on_the_device(monkeypat
     assert _has_fused_update(torch.optim.Adam, "cuda")
 
 
-def test_batched_stack_runs_under_torch_func_transforms():
+def test_batched_stack_runs_under_torch_func_transforms(stack_backward):
     # torch.func cannot trace the stack's written-out backward: under its
     # transforms the stack must use ordinary operations, with the same result.
     from skrpf._ensemble import stack_modules
@@ -407,7 +437,7 @@ def test_batched_stack_runs_under_torch_func_transforms():
     torch.testing.assert_close(jacobian.sum(dim=0), x.grad[0])
 
 
-def test_batched_stack_supports_gradients_of_gradients():
+def test_batched_stack_supports_gradients_of_gradients(stack_backward):
     # A gradient penalty differentiates the input gradient again: the
     # stack's written-out backward must then return a differentiable one.
     from skrpf._ensemble import stack_modules
