@@ -278,6 +278,19 @@ def test_batched_stack_gradients_match_each_member(factory, per_member_inputs, n
                 torch.testing.assert_close(getattr(stack, f"bias_{position}").grad, expected_bias)
 
 
+def test_only_large_stacks_train_through_the_written_out_backward():
+    # Its fixed cost is not won back on small stacks (see _STACK_FUNCTION_MIN_ELEMENTS).
+    from skrpf._ensemble import _STACK_FUNCTION_MIN_ELEMENTS, stack_modules
+
+    stack = stack_modules([MLP(hidden_layer_sizes=(32,))(2, 1) for _ in range(4)], trainable=True)
+    rows = _STACK_FUNCTION_MIN_ELEMENTS // (4 * 32)
+    large, small = stack(torch.randn(rows, 2)), stack(torch.randn(rows - 1, 2))
+    assert "StackFunction" in type(large.grad_fn).__name__
+    assert "StackFunction" not in type(small.grad_fn).__name__
+    with torch.no_grad():
+        assert stack(torch.randn(rows, 2)).grad_fn is None
+
+
 def test_batched_stack_gives_autograd_only_what_it_asks_for(stack_backward):
     # Frozen weights get no gradient; an input that does not require one
     # gets none either, and the backward still reaches the other tensors.
