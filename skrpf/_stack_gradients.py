@@ -27,8 +27,7 @@ gradient it returns is itself differentiable.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import cast
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -45,32 +44,33 @@ _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
 
 
-def _input_derivative(activation: nn.Module) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None:
-    """``(grad, input) -> grad * activation'(input)`` by torch's own backward kernel, or None.
+#: Activations differentiated from their input by torch's own backward kernel
+#: (see :func:`_input_backward`): the other activations :class:`~skrpf.MLP`
+#: offers, and two more parameter-free ones.
+_INPUT_DERIVATIVES = (nn.SiLU, nn.GELU, nn.ELU, nn.SELU, nn.LeakyReLU, nn.Softplus)
 
-    One kernel instead of a small autograd graph per call, for the
-    activations :class:`~skrpf.MLP` offers beyond those in ``_OUTPUT_DERIVATIVES``.
+
+def _input_backward(activation: nn.Module, grad: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """``grad * activation'(z)``, by torch's own backward kernel for ``activation``'s type.
+
+    One kernel instead of a small autograd graph per call. A function of the
+    module, not a closure kept on the :class:`Layer`: the stack must stay
+    picklable.
     """
     aten = torch.ops.aten
-    kind = type(activation)
-    if kind is nn.SiLU:
-        return aten.silu_backward
-    if kind is nn.GELU:
-        approximate = cast(nn.GELU, activation).approximate
-        return lambda grad, z: aten.gelu_backward(grad, z, approximate=approximate)
-    if kind is nn.ELU:
-        alpha = cast(nn.ELU, activation).alpha
-        return lambda grad, z: aten.elu_backward(grad, alpha, 1.0, 1.0, False, z)
-    if kind is nn.SELU:
-        return lambda grad, z: aten.elu_backward(grad, _SELU_ALPHA, _SELU_SCALE, 1.0, False, z)
-    if kind is nn.LeakyReLU:
-        slope = cast(nn.LeakyReLU, activation).negative_slope
-        return lambda grad, z: aten.leaky_relu_backward(grad, z, slope, False)
-    if kind is nn.Softplus:
-        softplus = cast(nn.Softplus, activation)
-        beta, threshold = softplus.beta, softplus.threshold
-        return lambda grad, z: aten.softplus_backward(grad, z, beta, threshold)
-    return None
+    if isinstance(activation, nn.SiLU):
+        return aten.silu_backward(grad, z)
+    if isinstance(activation, nn.GELU):
+        return aten.gelu_backward(grad, z, approximate=activation.approximate)
+    if isinstance(activation, nn.ELU):
+        return aten.elu_backward(grad, activation.alpha, 1.0, 1.0, False, z)
+    if isinstance(activation, nn.SELU):
+        return aten.elu_backward(grad, _SELU_ALPHA, _SELU_SCALE, 1.0, False, z)
+    if isinstance(activation, nn.LeakyReLU):
+        return aten.leaky_relu_backward(grad, z, activation.negative_slope, False)
+    if isinstance(activation, nn.Softplus):
+        return aten.softplus_backward(grad, z, activation.beta, activation.threshold)
+    raise TypeError(f"no backward kernel for {activation!r}")
 
 
 class Layer:
@@ -84,7 +84,7 @@ class Layer:
         The parameter-free elementwise modules applied after the bias, in order.
     """
 
-    __slots__ = ("activations", "has_bias", "in_place_modules", "input_derivative", "kind")
+    __slots__ = ("activations", "has_bias", "in_place_modules", "kind", "single")
 
     def __init__(self, has_bias: bool, activations: Sequence[nn.Module]):
         self.has_bias = has_bias
@@ -92,13 +92,13 @@ class Layer:
         self.in_place_modules = any(getattr(a, "inplace", False) for a in self.activations)
         # Identities change nothing; what remains decides how to differentiate.
         effective = [a for a in self.activations if type(a) is not nn.Identity]
-        single = effective[0] if len(effective) == 1 else None
-        self.input_derivative = None if single is None else _input_derivative(single)
+        # The block's one activation, when it has a single one.
+        self.single = effective[0] if len(effective) == 1 else None
         if not effective:
             self.kind = "identity"
-        elif single is not None and type(single) in _OUTPUT_DERIVATIVES:
-            self.kind = _OUTPUT_DERIVATIVES[type(single)]
-        elif self.input_derivative is not None:
+        elif type(self.single) in _OUTPUT_DERIVATIVES:
+            self.kind = _OUTPUT_DERIVATIVES[type(self.single)]
+        elif type(self.single) in _INPUT_DERIVATIVES:
             self.kind = "input"  # keeps its input, differentiated by one kernel
         else:
             # Anything else keeps its input and is differentiated by autograd.
@@ -264,7 +264,7 @@ def _block_backward(layer: Layer, kept: torch.Tensor | None, grad: torch.Tensor,
     if layer.kind == "identity":
         return grad
     if layer.kind == "input":
-        return layer.input_derivative(grad, kept)  # type: ignore[misc, arg-type]
+        return _input_backward(layer.single, grad, kept)  # type: ignore[arg-type]
     if layer.kind == "general":
         with torch.enable_grad():
             pre_activation = kept.detach().requires_grad_(True)  # type: ignore[union-attr]

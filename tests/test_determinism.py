@@ -18,6 +18,7 @@ from sklearn.exceptions import NotFittedError
 from skorch.callbacks import Callback
 
 import skrpf._regressor as regressor_module
+import skrpf.networks
 from skrpf import MLP
 
 
@@ -90,6 +91,18 @@ def test_a_pickle_or_joblib_round_trip_keeps_the_bits(fitted, library):
         buffer.seek(0)
         restored = joblib.load(buffer)
     _assert_identical(_outputs(fitted), _outputs(restored))
+
+
+@pytest.mark.parametrize("activation", sorted(skrpf.networks.ACTIVATIONS))
+def test_every_activation_survives_a_pickle_round_trip(activation):
+    # The batched stack keeps per-layer activation information; it must hold
+    # only picklable objects (no closures), or fitted models and joblib's
+    # process-based parallelism break for that activation.
+    model = fast_regressor(module=MLP(hidden_layer_sizes=(8,), activation=activation)).fit(X, Y)
+    restored = pickle.loads(pickle.dumps(model))
+    _assert_identical(_outputs(model), _outputs(restored))
+    restored.fit(X, Y)  # and trains again after the round trip
+    _assert_identical(_outputs(model), _outputs(restored))
 
 
 def test_the_predict_batch_size_never_changes_the_results(fitted, monkeypatch):
