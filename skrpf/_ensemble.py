@@ -31,20 +31,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from ._stack_gradients import Layer, StackFunction, forward_stack
-
-_ELEMENTWISE = (
-    nn.SELU,
-    nn.ReLU,
-    nn.Tanh,
-    nn.GELU,
-    nn.SiLU,
-    nn.ELU,
-    nn.LeakyReLU,
-    nn.Sigmoid,
-    nn.Softplus,
-    nn.Identity,
-)
+from ._stack_gradients import ELEMENTWISE, Layer, StackFunction, forward_stack
 
 
 def _register(module: nn.Module, name: str, tensor: torch.Tensor, trainable: bool) -> None:
@@ -61,7 +48,7 @@ def _is_plain_mlp(module: nn.Module) -> bool:
         return False
     if not isinstance(module[0], nn.Linear):
         return False
-    return all(isinstance(layer, nn.Linear) or type(layer) in _ELEMENTWISE for layer in module)
+    return all(isinstance(layer, nn.Linear) or type(layer) in ELEMENTWISE for layer in module)
 
 
 #: Members and priors with more tensor elements than this, together, are not
@@ -78,11 +65,6 @@ _JOINT_STACK_MAX_ELEMENTS = 1 << 22
 #: from 327,000 elements (batch 128, width 256) ReLU members 7% faster; the
 #: training loop of ten 2x256 MLPs at batch 1,024 13-16% faster.
 _STACK_FUNCTION_MIN_ELEMENTS = 1 << 18
-
-
-def _widest_layer(tensors: dict[str, torch.Tensor]) -> int:
-    """The largest output width of a stack's layers, from its (K, in, out) weights."""
-    return max(t.shape[2] for name, t in tensors.items() if name.startswith("weight_"))
 
 
 def _functorch_transforms_active() -> bool:
@@ -137,8 +119,13 @@ class BatchedSequential(nn.Module):
                 self.activations.append(None)
             else:
                 self.activations.append(copy.deepcopy(layer))
-        self.layers = _layers_of_positions(self.activations, self._tensors())
-        self.widest_layer = _widest_layer(self._tensors())
+        self._index_layers()
+
+    def _index_layers(self) -> None:
+        """Derive ``layers`` and ``widest_layer`` from ``activations`` and the stacked tensors."""
+        tensors = self._tensors()
+        self.layers = _layers_of_positions(self.activations, tensors)
+        self.widest_layer = max(t.shape[2] for name, t in tensors.items() if name.startswith("weight_"))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Map ``x`` of shape (batch, in), or (K, batch, in) with one batch per member, to (K, batch, out)."""
@@ -160,8 +147,7 @@ class BatchedSequential(nn.Module):
     def __setstate__(self, state):
         super().__setstate__(state)
         if "layers" not in self.__dict__:  # pickled before the stack had its layer list
-            self.layers = _layers_of_positions(self.activations, self._tensors())
-            self.widest_layer = _widest_layer(self._tensors())
+            self._index_layers()
 
     def _tensors(self) -> dict[str, torch.Tensor]:
         return cast(dict, self._parameters if "weight_0" in self._parameters else self._buffers)
@@ -188,11 +174,10 @@ class BatchedSequential(nn.Module):
         nn.Module.__init__(joint)
         joint.n_members = self.n_members + other.n_members
         joint.activations = self.activations
-        joint.layers = self.layers
-        joint.widest_layer = self.widest_layer
         theirs = other._tensors()
         for name, tensor in self._tensors().items():
             joint.register_buffer(name, torch.cat([tensor.detach(), theirs[name].detach()]))
+        joint._index_layers()
         return joint
 
     def unstack(self, index: int, template: nn.Module) -> nn.Module:

@@ -49,6 +49,10 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 #: offers, and two more parameter-free ones.
 _INPUT_DERIVATIVES = (nn.SiLU, nn.GELU, nn.ELU, nn.SELU, nn.LeakyReLU, nn.Softplus)
 
+#: The elementwise modules a stack accepts between its products: each has a
+#: written-out derivative here (chains of them are differentiated by autograd).
+ELEMENTWISE = (*_OUTPUT_DERIVATIVES, *_INPUT_DERIVATIVES, nn.Identity)
+
 
 def _input_backward(activation: nn.Module, grad: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     """``grad * activation'(z)``, by torch's own backward kernel for ``activation``'s type.
@@ -192,7 +196,6 @@ class StackFunction(torch.autograd.Function):
         kept: list[torch.Tensor | None] = []
         z = forward_stack(x, layers, tensors, inputs, kept)
         ctx.layers = layers
-        ctx.x_dim = x.dim()
         # inputs[0] is x itself (expanded): x is saved instead.
         ctx.save_for_backward(x, *inputs[1:], *kept, *tensors)
         return z
@@ -230,7 +233,7 @@ class StackFunction(torch.autograd.Function):
                 owned = True
         grad_x = None
         if needs_x:
-            grad_x = grad.sum(dim=0) if ctx.x_dim == 2 else grad  # shared inputs: the members' sum
+            grad_x = grad.sum(dim=0) if x.dim() == 2 else grad  # shared inputs: the members' sum
         return (grad_x, None, *gradients)
 
 
