@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from typing import TypeVar
 
 # Run from a source checkout without installing the package.
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -38,9 +39,12 @@ def best_time(fn: Callable[[], object], repeats: int = 3) -> float:
     return min(times)
 
 
-def interleaved_best_times(fns: dict[str, Callable[[], object]], repeats: int = 3) -> dict[str, float]:
+Key = TypeVar("Key", bound=Hashable)
+
+
+def interleaved_best_times(fns: dict[Key, Callable[[], object]], repeats: int = 3) -> dict[Key, float]:
     """Best time of each function, the calls alternating so that load bursts hit all of them."""
-    times: dict[str, list[float]] = {name: [] for name in fns}
+    times: dict[Key, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
             start = time.perf_counter()

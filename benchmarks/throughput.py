@@ -5,8 +5,15 @@ n=50,000 rows, batch 1,024, 2 epochs. The work counted is the usual
 ``6 x parameters x samples`` per member (2 for the forward pass, 4 for the
 backward pass); the prior, folded into the targets once, is not counted.
 The reference rate is that of a large square float32 ``torch.mm``, measured
-in the same run, with the same threads: matmul and fit alternate three
-times, and each side's best counts.
+in the same run, with the same threads: fit and matmul alternate three
+times, each matmul window as long as the fit before it, and each side's best
+counts. Within a window the reference is the *sustained* rate, all of the
+window's products over its whole length, because that is what the fit's rate
+is too: on this shared VM the rate of single products swings by up to 2x
+within seconds (69-129 GFLOP/s within one 8-second window, 2026-11-29), so
+the fastest single 0.14-second product, the statistic used until session 7,
+compared a quiet instant of the matmul with an average over the fit's
+noisy seconds. That ratio is still printed, without a target.
 
 Target (issue 5): achieved rate >= 35% of the matmul rate.
 
@@ -28,16 +35,21 @@ K, D, N, BATCH, EPOCHS, HIDDEN = 10, 10, 50_000, 1024, 2, (256, 256)
 MATMUL_SIZE, REPEATS = 2048, 3
 
 
-def matmul_rate(size: int = MATMUL_SIZE, seconds: float = 2.0) -> float:
-    """Best FLOP/s of ``size x size`` float32 matrix products over a few runs."""
+def matmul_rates(seconds: float, size: int = MATMUL_SIZE) -> tuple[float, float]:
+    """Peak and sustained FLOP/s of back-to-back ``size x size`` float32 products for ``seconds``.
+
+    Peak: the fastest single product. Sustained: the FLOPs of all the
+    window's products over the window's length.
+    """
     a, b = torch.randn(size, size), torch.randn(size, size)
     torch.mm(a, b)
-    best = 0.0
-    deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        elapsed = best_time(lambda: torch.mm(a, b), repeats=1)
-        best = max(best, 2 * size**3 / elapsed)
-    return best
+    flops_per_product = 2 * size**3
+    peak, products = 0.0, 0
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        peak = max(peak, flops_per_product / best_time(lambda: torch.mm(a, b), repeats=1))
+        products += 1
+    return peak, products * flops_per_product / (time.perf_counter() - start)
 
 
 def main() -> None:
@@ -64,24 +76,31 @@ def main() -> None:
     net = MLP(hidden_layer_sizes=HIDDEN)(D, 1)
     n_params = sum(p.numel() for p in net.parameters())
     flops = 6 * n_params * N * EPOCHS * K
-    # Matmul and fit alternate, best of each: a quiet spell of the shared
-    # machine then serves both sides of the ratio.
-    references, fit_times = [], []
+    # Fit and matmul alternate, each matmul window as long as the fit before
+    # it, best of each: both sides are averages over windows of the same
+    # length, so a quiet spell of the shared machine serves both alike.
+    peaks, references, fit_times = [], [], []
     for _ in range(REPEATS):
-        references.append(matmul_rate(seconds=1.0))
         fit_times.append(best_time(fit, repeats=1))
+        peak, sustained = matmul_rates(seconds=fit_times[-1])
+        peaks.append(peak)
+        references.append(sustained)
     # For the profile: the same fit with SELU (the default before session 3),
     # whose CPU kernel is several times more expensive (see benchmarks/RESULTS.md).
     selu_time = best_time(lambda: fit("selu"), repeats=1)
-    references.append(matmul_rate(seconds=1.0))
-    reference, fit_time = max(references), min(fit_times)
+    reference, peak, fit_time = max(references), max(peaks), min(fit_times)
     achieved = flops / fit_time
     print_table(
         [
             {
-                "what": f"torch.mm {MATMUL_SIZE}x{MATMUL_SIZE} float32",
+                "what": f"torch.mm {MATMUL_SIZE}x{MATMUL_SIZE} float32, sustained over a fit's length",
                 "GFLOP/s": reference / 1e9,
                 "time [s]": 2 * MATMUL_SIZE**3 / reference,
+            },
+            {
+                "what": "  the same, fastest single product",
+                "GFLOP/s": peak / 1e9,
+                "time [s]": 2 * MATMUL_SIZE**3 / peak,
             },
             {
                 "what": f"fit ({n_params:,} params/member, {flops / 1e9:.0f} GFLOP)",
@@ -105,9 +124,11 @@ def main() -> None:
             },
         ]
     )
+    print(f"whole fit against the fastest single product: {achieved / peak:.3f} (no target)")
     print(f"training loop alone: {flops / min(loop_times) / reference:.3f} of the matmul rate (no target)")
     print(f"selu variant: {flops / selu_time / reference:.3f} of the matmul rate (no target)")
-    verdict("training FLOP rate / matmul FLOP rate", achieved / reference, 0.35, higher_is_better=True)
+    ratio = achieved / reference
+    verdict("training FLOP rate / sustained matmul FLOP rate", ratio, 0.35, higher_is_better=True)
 
 
 if __name__ == "__main__":
