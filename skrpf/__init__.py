@@ -6,10 +6,9 @@ default network factory, :class:`SinePrior` an example of a fixed prior, and
 """
 
 from ._regressor import RandomizedPriorRegressor
+from ._version import __version__
 from .networks import MLP, FixedFunctionPrior, SinePrior
 from .persistence import load, save
-
-__version__ = "0.1.0"
 
 __all__ = [
     "RandomizedPriorRegressor",

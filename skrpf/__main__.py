@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from . import RandomizedPriorRegressor
+from ._regressor import RandomizedPriorRegressor
 from .datasets import make_paper_toy
 
 

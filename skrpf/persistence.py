@@ -37,9 +37,12 @@ from safetensors import safe_open
 from safetensors.numpy import save_file
 from sklearn.utils.validation import check_is_fitted
 
-from . import networks, resamplers
 from ._ensemble import RandomizedPriorEnsemble
-from ._regressor import RandomizedPriorRegressor, _private_torch_rng
+from ._random import private_torch_rng
+from ._regressor import RandomizedPriorRegressor
+from ._version import __version__
+from .networks import MLP, SinePrior
+from .resamplers import RESAMPLERS
 
 __all__ = ["save", "load", "read_metadata", "FORMAT_VERSION"]
 
@@ -56,8 +59,8 @@ _ATTRIBUTE_PREFIX = "attribute."
 _REBUILT = ("ensemble_", "net_")
 
 # The only factories and classes that load() may call, by name.
-_FACTORY_CLASSES = {"SinePrior": networks.SinePrior}
-_FACTORY_OBJECTS = {"MLP": networks.MLP}
+_FACTORY_CLASSES = {"SinePrior": SinePrior}
+_FACTORY_OBJECTS = {"MLP": MLP}
 
 
 # ----------------------------------------------------------------- encoding
@@ -94,7 +97,7 @@ def _encode(value):
         and type(value) is functools.partial
     ):
         return {"__kind__": "partial", "name": value.func.__name__, "kwargs": _encode_dict(value.keywords)}
-    if type(value) in resamplers.RESAMPLERS.values():
+    if type(value) in RESAMPLERS.values():
         return {
             "__kind__": "resampler",
             "name": type(value).__name__,
@@ -135,7 +138,7 @@ def _decode(value):
     if kind == "partial":
         return functools.partial(_lookup(_FACTORY_CLASSES, value["name"]), **_decode_dict(value["kwargs"]))
     if kind == "resampler":
-        classes = {cls.__name__: cls for cls in resamplers.RESAMPLERS.values()}
+        classes = {cls.__name__: cls for cls in RESAMPLERS.values()}
         return _lookup(classes, value["name"])(**_decode_dict(value["params"]))
     if kind == "optimizer":
         optimizer = getattr(torch.optim, str(value["name"]), None)
@@ -260,7 +263,7 @@ def save(estimator: RandomizedPriorRegressor, path) -> None:
     metadata = {
         "format": _FORMAT,
         "format_version": FORMAT_VERSION,
-        "skrpf_version": _version(),
+        "skrpf_version": __version__,
         "class": type(estimator).__name__,
         "params": encoded_params,
         "attributes": attributes,
@@ -315,7 +318,7 @@ def read_metadata(path) -> dict:
     if version != FORMAT_VERSION:
         raise ValueError(
             f"{path!r} was written in skrpf file format version {version!r} (by skrpf "
-            f"{metadata.get('skrpf_version')}); this skrpf {_version()} reads version "
+            f"{metadata.get('skrpf_version')}); this skrpf {__version__} reads version "
             f"{FORMAT_VERSION} only. Load it with the skrpf version that wrote it and refit or re-save."
         )
     return metadata
@@ -408,7 +411,7 @@ def _rebuild_ensemble(estimator, metadata, state) -> torch.nn.Module:
     try:
         # A private generator: the fresh weights are overwritten, and the
         # caller's global torch state must not move.
-        with _private_torch_rng(0, "cpu"):
+        with private_torch_rng(0, "cpu"):
             members, priors = estimator._build_networks(
                 n_features,
                 int(metadata["member_outputs"]),
@@ -435,8 +438,3 @@ def _available(device: torch.device) -> bool:
         return torch.backends.mps.is_available()
     return True
 
-
-def _version() -> str:
-    from . import __version__
-
-    return __version__
