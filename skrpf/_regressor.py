@@ -190,8 +190,13 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         Seeds initialisation, priors, bootstrap, target noise and shuffling.
         An int gives bit-identical results across fits and processes. The
         global numpy and torch random states are never changed.
-    verbose : int, default=0
-        Print skorch's per-epoch table when positive.
+    verbose : {0, 1, 2}, default=0
+        What ``fit`` shows while the members train. 0: nothing. 1: one
+        progress bar over every optimizer step of the fit, with the latest
+        batch's training loss, the rate and the time left, written to
+        ``sys.stderr`` by :mod:`tqdm`; with ``vectorize=False``, one such
+        bar per member, in turn. 2: skorch's table, one line per epoch, on
+        ``sys.stdout``.
 
     Attributes
     ----------
@@ -377,7 +382,7 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         checks.check_bool("normalize_X", self.normalize_X)
         checks.check_bool("normalize_y", self.normalize_y)
         checks.check_bool("vectorize", self.vectorize)
-        checks.check_int("verbose", self.verbose, minimum=0)
+        checks.check_int("verbose", self.verbose, minimum=0, maximum=2)
         if self.callbacks is not None and not isinstance(self.callbacks, list | tuple):
             raise ValueError(f"callbacks must be None or a list of skorch callbacks; got {self.callbacks!r}.")
         try:
@@ -575,11 +580,16 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
     def _fit_one_by_one(self, ensemble, dataset, net_kwargs):
         """The literal path: each member is its own skorch net, fit in turn."""
         nets = []
-        for k, member in enumerate(ensemble.members.members):
+        members = ensemble.members.members
+        for k, member in enumerate(members):
             member_data = EnsembleDataset(
                 dataset.X, dataset.targets[:, k : k + 1], dataset.weights[:, k : k + 1]
             )
-            nets.append(EnsembleNet(_AddMemberAxis(member), **net_kwargs).fit(member_data, None))
+            kwargs = dict(net_kwargs)
+            if self.verbose == 1:
+                # One bar per member, labelled, since each member is its own fit.
+                kwargs["callbacks__progress__desc"] = f"member {k + 1}/{len(members)}"
+            nets.append(EnsembleNet(_AddMemberAxis(member), **kwargs).fit(member_data, None))
         return nets
 
     # --------------------------------------------------------------- predict

@@ -28,6 +28,8 @@ from skorch.callbacks import EpochTimer, PassthroughScoring, PrintLog
 from torch import nn
 from torch.torch_version import TorchVersion
 
+from ._progress import TrainingProgress
+
 
 class EnsembleDataset(torch.utils.data.Dataset):
     """Inputs shared by all members, with per-member targets and weights.
@@ -156,14 +158,30 @@ class EnsembleNet(NeuralNet):
     @property
     def _default_callbacks(self):
         # skorch's defaults add validation scoring and a per-epoch table; we
-        # train without a hold-out and print only when asked.
+        # train without a hold-out, and show progress only when asked:
+        # verbose=1 one bar over the whole fit, verbose=2 skorch's table.
         callbacks = [
             ("epoch_timer", EpochTimer()),
             ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
         ]
-        if self.verbose:
+        if self.verbose == 1:
+            callbacks.append(("progress", TrainingProgress()))
+        elif self.verbose:
             callbacks.append(("print_log", PrintLog()))
         return callbacks
+
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        """Train, closing any progress bar even when a step raises.
+
+        skorch calls ``on_train_end`` after an interrupt but not after an
+        error, which would leave the bar open and a half-drawn line behind.
+        """
+        try:
+            return super().partial_fit(X, y, classes, **fit_params)
+        finally:
+            for _, callback in getattr(self, "callbacks_", []):
+                if isinstance(callback, TrainingProgress):
+                    callback.close()
 
     def _penalized_parameters(self) -> list[torch.Tensor]:
         return [p for p in self.module_.parameters() if p.requires_grad]

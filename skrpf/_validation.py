@@ -20,13 +20,18 @@ def _describe(value) -> str:
     return f"{value!r} (type {type(value).__name__})"
 
 
-def check_int(name: str, value, *, minimum: int, allow: tuple = ()) -> None:
-    """Raise ValueError unless ``value`` is an integer >= ``minimum`` or one of ``allow``."""
+def check_int(name: str, value, *, minimum: int, maximum: int | None = None, allow: tuple = ()) -> None:
+    """Raise ValueError unless ``value`` is an integer in [``minimum``, ``maximum``] or one of ``allow``."""
     if any(value is a or (isinstance(a, str) and value == a) for a in allow):
         return
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
+    valid = isinstance(value, Integral) and not isinstance(value, bool)
+    if valid:
+        number = int(value)
+        valid = number >= minimum and (maximum is None or number <= maximum)
+    if not valid:
+        bounds = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
         extra = f" or one of {list(allow)}" if allow else ""
-        raise ValueError(f"{name} must be an integer >= {minimum}{extra}; got {_describe(value)}.")
+        raise ValueError(f"{name} must be an integer {bounds}{extra}; got {_describe(value)}.")
 
 
 def check_real(name: str, value, *, minimum: float, strict: bool = False, allow_none: bool = False) -> None:
