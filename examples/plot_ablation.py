@@ -7,9 +7,12 @@ Three mechanisms make the members of a
 functions (``prior_scale > 0``), the bootstrap resamples
 (``bootstrap="multinomial"``), and the random initialisation of the trained
 networks, which every ensemble has. This example switches the first two on
-and off on the seed post's toy problem, with the default networks, and
-measures the spread of the members in three regions: over the data, in the
-gap between the clusters, and far outside them.
+and off on the toy problem of
+:ref:`sphx_glr_auto_examples_plot_paper_toy.py`, with the default networks,
+and measures the spread of the members in three regions: over the data, in
+the gap between the clusters, and far outside them. Each of the four fits
+runs 1,000 full-batch steps, half the default schedule's 2,000: the
+comparison comes out the same, in half the time.
 """
 
 import matplotlib.pyplot as plt
@@ -35,6 +38,7 @@ for row, prior_scale in enumerate((0.0, 1.0)):
             prior_scale=prior_scale,
             bootstrap=bootstrap,
             noise="none",  # the spread of the members alone
+            max_epochs=1000,
             random_state=0,
         ).fit(X, y)
         mean, std = model.predict(grid, return_std=True)

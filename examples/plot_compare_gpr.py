@@ -5,7 +5,8 @@ Side by side with a Gaussian process
 :class:`~skrpf.RandomizedPriorRegressor` has the prediction API of
 :class:`~sklearn.gaussian_process.GaussianProcessRegressor`, so the two can be
 swapped in the same code: ``fit(X, y)`` and ``predict(X, return_std=True)``.
-Here both are fit to the seed post's toy problem with their defaults plus a
+Here both are fit to the toy problem of
+:ref:`sphx_glr_auto_examples_plot_paper_toy.py` with their defaults plus a
 noise model: a :class:`~sklearn.gaussian_process.kernels.WhiteKernel` for the
 GP, and the estimator's default ``noise="homoscedastic"`` for the ensemble, so
 that both bands describe noisy observations of y.
@@ -39,7 +40,7 @@ models = {
 # returns to its prior variance a few length scales from the data and stays
 # constant there; the ensemble's keeps growing, because its members are
 # networks whose disagreement grows with the distance from the data.
-fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
+fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True, layout="constrained")
 for ax, (name, model) in zip(axes, models.items()):
     mean, std = model.fit(X, y).predict(grid, return_std=True)
     ax.fill_between(grid[:, 0], mean - 2 * std, mean + 2 * std, alpha=0.3, label="mean ± 2 std")
@@ -47,9 +48,9 @@ for ax, (name, model) in zip(axes, models.items()):
     ax.scatter(X[:, 0], y, color="black", s=15, zorder=3, label="data")
     ax.set(title=name, xlabel="x")
 axes[0].set_ylabel("y")
-axes[0].legend(loc="upper left")
 axes[0].set_ylim(-10, 10)
-fig.tight_layout()
+# One legend for both panels, below them, where it hides neither data nor band.
+fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=3)
 plt.show()
 
 print("GP kernel after fit:", models["GaussianProcessRegressor (RBF + white noise)"].kernel_)

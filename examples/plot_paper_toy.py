@@ -1,9 +1,12 @@
 """
-Randomized prior functions on the seed post's toy problem
-=========================================================
+Randomized prior functions on a one-dimensional toy problem
+===========================================================
 
-The one-dimensional problem of the randomized-prior seed blog post: twenty
-noisy samples of :math:`y = x + \\sin(3x) + \\sin(12x)` in two clusters
+The problem of Christian S. Perone's blog post
+`Randomized prior functions in PyTorch
+<https://blog.christianperone.com/2019/01/randomized-prior-functions-in-pytorch/>`_
+(2019), which this gallery reproduces: twenty noisy samples of
+:math:`y = x + \\sin(3x) + \\sin(12x)` in two clusters
 (:func:`skrpf.datasets.make_paper_toy`). A good model is confident near the
 data and uncertain in the gap between the clusters and outside them.
 
@@ -44,12 +47,13 @@ model = RandomizedPriorRegressor(
 # distance from the data.
 mean, std = model.predict(grid, return_std=True)
 
-fig, ax = plt.subplots(figsize=(8, 4.5))
+fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
 ax.fill_between(grid[:, 0], mean - 2 * std, mean + 2 * std, alpha=0.3, label="mean ± 2 std")
 ax.plot(grid[:, 0], mean, lw=2, label="ensemble mean")
 ax.scatter(X[:, 0], y, color="black", s=18, zorder=3, label="data")
 ax.set(xlabel="x", ylabel="y", title="RandomizedPriorRegressor, K=20, β=1")
-ax.legend(loc="upper left")
+# Below the axes, where it hides neither the data nor the band.
+fig.legend(loc="outside lower center", ncol=3)
 plt.show()
 
 # %%
@@ -67,11 +71,11 @@ with torch.no_grad():
     priors = model.ensemble_.prior_term(torch.as_tensor(grid_standardised))
 priors = priors.squeeze(-1).numpy() * y.std()
 
-fig, ax = plt.subplots(figsize=(8, 4.5))
+fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
 ax.plot(grid[:, 0], priors.T, lw=1, alpha=0.8)
 ax.plot(X[:, 0], np.full(len(X), priors.min()), "|", color="black", ms=12, label="training inputs")
 ax.set(xlabel="x", ylabel=r"$\beta\, p_k(x)$", title="The 20 untrained prior functions")
-ax.legend(loc="upper left")
+fig.legend(loc="outside lower center")
 plt.show()
 
 # %%
@@ -83,9 +87,9 @@ plt.show()
 # the band of the first figure.
 members = model.predict_members(grid)
 
-fig, ax = plt.subplots(figsize=(8, 4.5))
+fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
 ax.plot(grid[:, 0], members.T, lw=1, alpha=0.7)
 ax.scatter(X[:, 0], y, color="black", s=18, zorder=3, label="data")
 ax.set(xlabel="x", ylabel=r"$Q_k(x) = f_k(x) + \beta\, p_k(x)$", title="The 20 trained members")
-ax.legend(loc="upper left")
+fig.legend(loc="outside lower center")
 plt.show()

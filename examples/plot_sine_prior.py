@@ -1,6 +1,6 @@
 """
-A fixed prior function: :math:`p(x) = \\sin(3x)`
-================================================
+A fixed prior function: p(x) = sin(3x)
+======================================
 
 A prior need not be a random network. With a fixed function as the prior,
 every member shares it, and the members differ only through their bootstrap
@@ -49,7 +49,7 @@ members = model.predict_members(grid)
 # straight lines. Because every member has the same
 # prior, the spread comes from the bootstrap resamples and initialisations
 # alone: the prior shapes the mean, not the band.
-fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
+fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True, layout="constrained")
 left.fill_between(grid[:, 0], mean - 2 * std, mean + 2 * std, alpha=0.3, label="mean ± 2 std")
 left.plot(grid[:, 0], mean, lw=2, label="ensemble mean")
 left.set_title("Mean and band")
@@ -60,6 +60,6 @@ for ax in (left, right):
     ax.scatter(X[:, 0], y, color="black", s=18, zorder=3, label="data")
     ax.set(xlabel="x")
 left.set_ylabel("y")
-left.legend(loc="lower left")
-fig.tight_layout()
+# One legend for both panels, below them, where it hides neither data nor band.
+fig.legend(*left.get_legend_handles_labels(), loc="outside lower center", ncol=4)
 plt.show()

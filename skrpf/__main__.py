@@ -39,13 +39,13 @@ def main(argv: list[str] | None = None) -> int:
     inside = (grid[:, 0] >= 0) & (grid[:, 0] <= 1.5)
     far = (grid[:, 0] < -0.25) | (grid[:, 0] > 1.75)
 
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = plt.subplots(figsize=(7, 4.3), layout="constrained")
     ax.fill_between(grid[:, 0], mean - 2 * std, mean + 2 * std, alpha=0.3, label="mean ± 2 std")
     ax.plot(grid[:, 0], mean, label="ensemble mean")
     ax.scatter(X[:, 0], y, color="black", s=15, zorder=3, label="data")
     ax.set(xlabel="x", ylabel="y", title=f"RandomizedPriorRegressor, K={args.n_estimators}")
-    ax.legend(loc="upper left")
-    fig.tight_layout()
+    # Below the axes: inside, any corner would hide data or band.
+    fig.legend(loc="outside lower center", ncol=3)
     fig.savefig(args.output, dpi=120)
     plt.close(fig)
 

@@ -1,8 +1,8 @@
 """Every gallery example runs against the current API, so none can rot unnoticed.
 
-The documentation build renders the examples with the full training
-schedule; here only their code is under test, so the default ``"auto"``
-schedule is shortened to keep the whole module fast. The figures' content is
+The documentation build renders the examples with their full training
+schedules; here only their code is under test, so every fit is cut to at
+most 100 epochs to keep the whole module fast. The figures' content is
 checked by eye when the docs are built, not here.
 """
 
@@ -12,6 +12,8 @@ from pathlib import Path
 import matplotlib
 import pytest
 import torch
+
+import skrpf._regressor
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -37,9 +39,12 @@ def one_torch_thread():
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
 def test_example_runs_and_draws(path, monkeypatch, one_torch_thread):
-    # The examples fit with max_epochs="auto" (2,000 steps): 100 steps are
+    # The examples fit for up to 2,000 epochs, "auto" or explicit: 100 are
     # enough to exercise every line.
-    monkeypatch.setattr("skrpf._schedule.AUTO_STEPS", 100)
+    resolve_max_epochs = skrpf._regressor.resolve_max_epochs
+    monkeypatch.setattr(
+        skrpf._regressor, "resolve_max_epochs", lambda *args: min(resolve_max_epochs(*args), 100)
+    )
     shown = []
 
     def show(*args, **kwargs):
