@@ -8,13 +8,15 @@ __all__ = ["make_paper_toy"]
 
 
 def make_paper_toy(noise: float = 0.1, random_state: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """The 1-D regression problem of the randomized-prior seed blog post.
+    """The 1-D regression problem of Perone's blog post on randomized priors.
 
-    Twenty inputs in two clusters, ``linspace(0, 0.5, 10)`` and
-    ``linspace(1, 1.5, 10)``, with targets
-    ``y = x + sin(3x) + sin(12x) + noise * N(0, 1)``. The gap between the
-    clusters and the regions outside ``[0, 1.5]`` are where a good model
-    should be uncertain.
+    From Christian S. Perone, `Randomized prior functions in PyTorch
+    <https://blog.christianperone.com/2019/01/randomized-prior-functions-in-pytorch/>`__
+    (2019), whose figures the gallery reproduces. Twenty inputs in two
+    clusters, ``linspace(0, 0.5, 10)`` and ``linspace(1, 1.5, 10)``, with
+    targets ``y = x + sin(3x) + sin(12x) + noise * N(0, 1)``. The gap
+    between the clusters and the regions outside ``[0, 1.5]`` are where a
+    good model should be uncertain.
 
     Parameters
     ----------

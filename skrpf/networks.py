@@ -37,14 +37,15 @@ class MLP(BaseEstimator):
     Parameters
     ----------
     hidden_layer_sizes : tuple of int, default=(50, 50)
-        Width of each hidden layer. The seed blog post used ``(20, 20)``;
+        Width of each hidden layer. Perone's blog post (2019; see
+        :func:`~skrpf.datasets.make_paper_toy`) used ``(20, 20)``;
         50 units follow the UCI protocol of Hernández-Lobato & Adams (2015)
         and give the priors enough variety on multi-dimensional inputs.
     activation : {"relu", "selu", "tanh", "gelu", "silu", "elu"}, default="relu"
         Nonlinearity after each hidden layer. ReLU, as in the UCI protocols of
         deep ensembles and MC-dropout, gives piecewise-linear prior functions
         that grow linearly away from the data. On the UCI benchmark it gave a
-        lower test NLL than SELU (the seed post's choice) on 8 of 9 data sets,
+        lower test NLL than SELU (Perone's choice) on 8 of 9 data sets,
         and its CPU kernels cost a fraction of SELU's (see
         ``benchmarks/RESULTS.md``). SELU gives smoother priors. For a
         smooth target, the ground of a Gaussian process with an RBF kernel,
@@ -55,7 +56,7 @@ class MLP(BaseEstimator):
 
     Notes
     -----
-    Weights use Glorot (Xavier) uniform initialisation, as in the seed post.
+    Weights use Glorot (Xavier) uniform initialisation, as in Perone's post.
     Biases keep PyTorch's default ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``:
     zero biases would put every kink of a random prior at the origin, which
     makes the priors far less varied.
@@ -131,7 +132,8 @@ class SinePrior(FixedFunctionPrior):
 
     Use it as ``prior=SinePrior`` (the class itself is a valid factory) or, to
     change the frequency, ``prior=functools.partial(SinePrior, frequency=2.0)``.
-    The seed post used ``sin(3x)``.
+    Perone's blog post (2019; see :func:`~skrpf.datasets.make_paper_toy`)
+    used ``sin(3x)``.
 
     Parameters
     ----------
