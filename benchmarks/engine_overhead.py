@@ -9,7 +9,7 @@ forward passes, the bootstrap-weighted squared error plus the L2 penalty,
 the estimator's optimizer ends up with) under the same cosine learning-rate
 schedule.
 
-Target (issue 5): at n=10,000, batch 128, 10 epochs, K=10, the estimator's
+Target: at n=10,000, batch 128, 10 epochs, K=10, the estimator's
 ``fit`` takes at most 1.3x as long as the hand-written loop.
 
 Run: ``python benchmarks/engine_overhead.py``

@@ -3,7 +3,7 @@
 Setting: K=10, default MLP, fitted on 200 points in 5 dimensions; then
 ``predict(x, return_std=True)`` on a single row, called many times.
 
-Target (issue 5): median latency <= 0.5 ms.
+Target: median latency <= 0.5 ms.
 
 Each call is timed in blocks of 1,000 calls, repeated; the verdict uses the
 block with the smallest median, as the other scripts use the best of a few

@@ -4,7 +4,7 @@ Epochs and batch size are fixed (2 epochs of batches of 256, K=10, default
 MLP, d=5), so the number of optimizer steps grows with n and the time per
 step should not: no per-fit cost may grow faster than n.
 
-Target (issue 5): fit time at n=200,000 / fit time at n=20,000 <= 11.
+Target: fit time at n=200,000 / fit time at n=20,000 <= 11.
 
 Run: ``python benchmarks/scaling.py``
 """

@@ -9,13 +9,12 @@ in the same run, with the same threads: fit and matmul alternate three
 times, each matmul window as long as the fit before it, and each side's best
 counts. Within a window the reference is the *sustained* rate, all of the
 window's products over its whole length, because that is what the fit's rate
-is too: on this shared VM the rate of single products swings by up to 2x
-within seconds (69-129 GFLOP/s within one 8-second window, 2026-11-29), so
-the fastest single 0.14-second product, the statistic used until session 7,
-compared a quiet instant of the matmul with an average over the fit's
-noisy seconds. That ratio is still printed, without a target.
+is too: on a shared VM the rate of single products can swing by up to 2x
+within seconds, so the fastest single 0.14-second product would compare a
+quiet instant of the matmul with an average over the fit's noisy seconds.
+That ratio is printed too, without a target.
 
-Target (issue 5): achieved rate >= 35% of the matmul rate.
+Target: achieved rate >= 35% of the matmul rate.
 
 Run: ``python benchmarks/throughput.py``
 """
@@ -85,8 +84,8 @@ def main() -> None:
         peak, sustained = matmul_rates(seconds=fit_times[-1])
         peaks.append(peak)
         references.append(sustained)
-    # For the profile: the same fit with SELU (the default before session 3),
-    # whose CPU kernel is several times more expensive (see benchmarks/RESULTS.md).
+    # For the profile: the same fit with SELU, whose CPU kernel costs several
+    # times ReLU's (see benchmarks/RESULTS.md).
     selu_time = best_time(lambda: fit("selu"), repeats=1)
     reference, peak, fit_time = max(references), max(peaks), min(fit_times)
     achieved = flops / fit_time

@@ -14,7 +14,7 @@ see ``benchmarks/RESULTS.md``. The defaults are timed and scored too, at the
 largest n, for comparison. Both run with the same number of BLAS/torch
 threads. Timed: fit followed by ``predict(X_test, return_std=True)``.
 
-Targets (issue 5), at n_train=4,000: skrpf >= 10x faster, and its test
+Targets, at n_train=4,000: skrpf >= 10x faster, and its test
 negative log-likelihood (mean per point, predictive std including the
 noise) within 0.1 nats of GPR's or better. It also times n=1,000, 2,000 and
 4,000 and plots the growth to ``docs/_static/gp_scaling.png``.
