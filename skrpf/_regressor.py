@@ -212,7 +212,10 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         skorch net, one after the other. The latter is slower but accepts
         modules that cannot be vectorized, e.g. with BatchNorm.
     device : str or torch.device, default="cpu"
-        Where to train and predict.
+        Where to train and predict. A device this machine or torch build
+        lacks (``"cuda"`` on a CPU-only torch) is refused by ``fit`` with a
+        ValueError. After fit, ``set_params(device=...)`` moves the fitted
+        ensemble there at the next prediction.
     random_state : int, RandomState instance or None, default=None
         Seeds initialisation, priors, bootstrap, target noise and shuffling.
         An int gives bit-identical results across fits and processes. The
@@ -407,10 +410,7 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         checks.check_int("verbose", self.verbose, minimum=0)
         if self.callbacks is not None and not isinstance(self.callbacks, list | tuple):
             raise ValueError(f"callbacks must be None or a list of skorch callbacks; got {self.callbacks!r}.")
-        try:
-            torch.device(self.device)
-        except (RuntimeError, TypeError) as exc:
-            raise ValueError(f"device={self.device!r} is not a valid torch device: {exc}") from exc
+        checks.check_device("device", self.device)
         return get_resampler(self.bootstrap)
 
     def _validate_training_data(self, X, y, sample_weight):
@@ -641,7 +641,8 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
 
     def _iter_standardised(self, X):
         """:meth:`_iter_predictive` on inputs already standardised and validated."""
-        device = self.ensemble_.device
+        # set_params(device=...) after fit moves the ensemble, as fit would have placed it.
+        device = checks.move_to_device("device", self.device, self.ensemble_)
         step = getattr(self, "predict_batch_size", None)
         checks.check_int("predict_batch_size", step, minimum=1, allow=(None,))
         step = PREDICT_BATCH_ROWS if step is None else int(step)

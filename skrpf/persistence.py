@@ -40,6 +40,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import networks, resamplers
 from ._ensemble import RandomizedPriorEnsemble
 from ._regressor import RandomizedPriorRegressor, _private_torch_rng
+from ._validation import device_available
 
 __all__ = ["save", "load", "read_metadata", "FORMAT_VERSION"]
 
@@ -371,7 +372,7 @@ def load(path, *, map_location="cpu", **params) -> RandomizedPriorRegressor:
         )
     decoded.update((k, v) for k, v in params.items() if k not in decoded)
     device = torch.device(decoded.get("device", "cpu"))
-    if device.type != "cpu" and "device" not in params and not _available(device):
+    if device.type != "cpu" and "device" not in params and not device_available(device):
         warnings.warn(
             f"The model was saved with device={str(device)!r}, which is not available here; "
             "it is loaded with device='cpu'.",
@@ -426,14 +427,6 @@ def _rebuild_ensemble(estimator, metadata, state) -> torch.nn.Module:
             f"factories the model was fitted with to load(). The error was: {exc}"
         ) from exc
     return ensemble.eval()
-
-
-def _available(device: torch.device) -> bool:
-    if device.type == "cuda":
-        return torch.cuda.is_available()
-    if device.type == "mps":
-        return torch.backends.mps.is_available()
-    return True
 
 
 def _version() -> str:
