@@ -24,6 +24,7 @@ from ._losses import WeightedGaussianNLL, split_mean_variance
 from ._noise import NOISE_MODELS, OUT_OF_BAG_MAX_ROWS, ensure_out_of_bag_rows, out_of_bag_noise_variance
 from ._schedule import LR_SCHEDULES, lr_schedule_callbacks, resolve_batch_size, resolve_max_epochs
 from ._training import EnsembleDataset, EnsembleNet
+from .export import RandomizedPriorNetwork, network_of
 from .networks import MLP
 from .resamplers import draw_weights, get_resampler
 
@@ -767,6 +768,37 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         parts = [V.mean(axis=0) for _, _, V in self._iter_predictive(X)]
         noise_var = np.concatenate(parts) if parts else np.empty((0, self.n_outputs_))
         return self._squeeze(np.sqrt(noise_var), axis=1)
+
+    def to_torch(self, include_noise=True) -> RandomizedPriorNetwork:
+        """The fitted predictive distribution as a standalone :class:`torch.nn.Module`.
+
+        The module holds a copy of the members and priors, with the input
+        and target standardisation folded in: its ``forward`` maps raw
+        inputs ``x`` of shape (batch, n_features) to ``(mean, std)`` in the
+        units of y, each of shape (batch, n_targets), the values of
+        ``predict(X, return_std=True, include_noise=include_noise)``,
+        differentiable in ``x``. It can be exported with
+        :func:`torch.export.export` and :func:`torch.onnx.export`, with a
+        dynamic batch size, or traced with :func:`torch.jit.trace`.
+
+        Parameters
+        ----------
+        include_noise : bool, default=True
+            Whether the std includes the observation noise: the fitted noise
+            variance for ``noise="homoscedastic"``, the members' own noise
+            variances for ``"heteroscedastic"``.
+
+        Returns
+        -------
+        network : skrpf.export.RandomizedPriorNetwork
+            In eval mode, in float64, on the estimator's ``device``. Its
+            ``members(x)`` gives every member's mean and noise variance.
+            Later fits of the estimator do not change it.
+        """
+        check_is_fitted(self)
+        checks.check_bool("include_noise", include_noise)
+        checks.move_to_device("device", self.device, self.ensemble_)
+        return network_of(self, include_noise=include_noise)
 
     def _predict_all(self, X):
         """Member means and noise variances over all rows, each of shape (K, n, t)."""

@@ -56,13 +56,13 @@ def test_set_params_to_the_same_device_changes_nothing(same):
     assert model.ensemble_.device == torch.device("cpu")
 
 
-@pytest.mark.parametrize("method", ["predict", "predict_members", "sample_y"])
+@pytest.mark.parametrize("method", ["predict", "predict_members", "sample_y", "to_torch"])
 def test_set_params_to_an_unavailable_device_fails_at_predict_and_moves_nothing(method):
     X, y = _data()
     model = fast_regressor().fit(X, y)
     expected = model.predict(X)
     model.set_params(device="cuda:99")  # no machine has it
-    call = lambda: getattr(model, method)(X)  # noqa: E731
+    call = (lambda: model.to_torch()) if method == "to_torch" else (lambda: getattr(model, method)(X))
     with pytest.raises(ValueError, match=r"device='cuda:99' is not available.*Pass device='cpu'"):
         call()
     assert model.ensemble_.device == torch.device("cpu")
