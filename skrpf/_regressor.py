@@ -20,6 +20,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from . import _validation as checks
 from ._ensemble import RandomizedPriorEnsemble, VmapStack
+from ._gradients import predict_with_gradients
 from ._losses import WeightedGaussianNLL, split_mean_variance
 from ._noise import NOISE_MODELS, OUT_OF_BAG_MAX_ROWS, ensure_out_of_bag_rows, out_of_bag_noise_variance
 from ._schedule import LR_SCHEDULES, lr_schedule_callbacks, resolve_batch_size, resolve_max_epochs
@@ -696,8 +697,22 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         members = np.concatenate(parts, axis=1) if parts else np.empty((n_members, 0, self.n_outputs_))
         return self._squeeze(members, axis=2)
 
-    def predict(self, X, return_std=False, return_cov=False, include_noise=True):
-        """Predict with the ensemble mean, and optionally the predictive spread.
+    def predict(
+        self,
+        X,
+        return_std=False,
+        return_cov=False,
+        return_mean_grad=False,
+        return_std_grad=False,
+        *,
+        include_noise=True,
+    ):
+        """Predict with the ensemble mean, and optionally the predictive spread and gradients.
+
+        The signature and return values are those of
+        :meth:`skopt.learning.GaussianProcessRegressor.predict`, so that the
+        estimator can be a ``base_estimator`` of scikit-optimize, whose
+        acquisition functions then optimise with L-BFGS on these gradients.
 
         Parameters
         ----------
@@ -710,10 +725,19 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
             Also return the covariance of the predictive distribution across
             the rows of X: the covariance of the member means, plus the mean
             noise variance on the diagonal.
+        return_mean_grad : bool, default=False
+            Also return the gradient of the mean with respect to the row of
+            X, in the units of y per unit of X. X must have one row.
+        return_std_grad : bool, default=False
+            Also return the gradient of the std (of the std returned, so
+            with or without the noise as ``include_noise`` says) with respect
+            to the row of X. Needs ``return_std=True``; X must have one row.
+            It is 0 where the std is 0.
         include_noise : bool, default=True
             Include the observation noise (see ``noise``). False gives the
             model (epistemic) uncertainty alone: the spread of the members.
-            No effect with ``noise="none"``.
+            No effect with ``noise="none"``. Keyword-only: skopt's signature
+            puts the gradient flags in the fourth and fifth places.
 
         Returns
         -------
@@ -722,10 +746,35 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
             Only with ``return_std=True``.
         y_cov : ndarray of shape (n_samples, n_samples) or (n_samples, n_samples, n_targets)
             Only with ``return_cov=True``.
+        y_mean_grad : ndarray of shape (n_features,) or (n_features, n_targets)
+            Only with ``return_mean_grad=True``.
+        y_std_grad : ndarray of shape (n_features,) or (n_features, n_targets)
+            Only with ``return_std_grad=True``.
+
+        Raises
+        ------
+        RuntimeError
+            If both ``return_std`` and ``return_cov`` are True.
+        ValueError
+            If a gradient is asked for X of more than one row, together with
+            ``return_cov``, or ``return_std_grad`` without ``return_std``.
+
+        Notes
+        -----
+        The gradients are computed by autograd through the members and
+        priors in float64, the input and target standardisation included;
+        the values returned with them are those of the call without
+        gradients. Where skopt's ``return_std_grad=True`` without
+        ``return_mean_grad`` silently drops the std gradient, here it is
+        returned: the values come in the order above, each only if asked.
         """
         if return_std and return_cov:
             raise RuntimeError("At most one of return_std or return_cov can be requested.")
         checks.check_bool("include_noise", include_noise)
+        if return_mean_grad or return_std_grad:
+            return predict_with_gradients(
+                self, X, return_std, return_cov, return_mean_grad, return_std_grad, include_noise
+            )
         if return_cov:
             members, noise_var = self._predict_all(X)
             centred = members - members.mean(axis=0)

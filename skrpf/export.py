@@ -7,6 +7,11 @@ predictive mean and standard deviation in the units of y. It needs neither
 the estimator nor scikit-learn, so it can be traced, exported, moved to a
 device or differentiated with respect to its inputs, as acquisition
 functions in Bayesian optimisation need.
+
+The same module, built around the estimator's own ensemble without a copy,
+computes the gradients of ``predict(..., return_mean_grad=True)`` and the
+members of :class:`skrpf.botorch.RandomizedPriorModel`: one definition of the
+predictions as a function of raw X serves all three.
 """
 
 from __future__ import annotations
