@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from sklearn.utils import check_array
 
-from .export import network_of
+from .export import _network_of
 
 
 def predict_with_gradients(
@@ -70,7 +70,7 @@ def predict_with_gradients(
             f"Not implemented for n_samples > 1: gradients are computed for one row of X, got "
             f"{mean.shape[0]} rows. Call predict once per row, e.g. with X[i : i + 1]."
         )
-    network = network_of(estimator, include_noise=include_noise, copy_ensemble=False)
+    network = _network_of(estimator, include_noise=include_noise, copy_ensemble=False)
     row = check_array(X, dtype=np.float64)  # already validated by predict: a conversion only
     # A copy: a DataFrame's array can be read-only, which torch warns about when sharing it.
     x = torch.tensor(row, dtype=network.x_mean.dtype, device=network.x_mean.device, requires_grad=True)

@@ -25,7 +25,7 @@ from ._losses import WeightedGaussianNLL, split_mean_variance
 from ._noise import NOISE_MODELS, OUT_OF_BAG_MAX_ROWS, ensure_out_of_bag_rows, out_of_bag_noise_variance
 from ._schedule import LR_SCHEDULES, lr_schedule_callbacks, resolve_batch_size, resolve_max_epochs
 from ._training import EnsembleDataset, EnsembleNet
-from .export import RandomizedPriorNetwork, network_of
+from .export import RandomizedPriorNetwork, _network_of
 from .networks import MLP
 from .resamplers import draw_weights, get_resampler
 
@@ -847,7 +847,7 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         checks.check_bool("include_noise", include_noise)
         checks.move_to_device("device", self.device, self.ensemble_)
-        return network_of(self, include_noise=include_noise)
+        return _network_of(self, include_noise=include_noise)
 
     def _predict_all(self, X):
         """Member means and noise variances over all rows, each of shape (K, n, t)."""

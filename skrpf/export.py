@@ -170,7 +170,7 @@ class RandomizedPriorNetwork(nn.Module):
         return mean, variance.sqrt()
 
 
-def network_of(estimator, include_noise: bool = True, copy_ensemble: bool = True) -> RandomizedPriorNetwork:
+def _network_of(estimator, include_noise: bool = True, copy_ensemble: bool = True) -> RandomizedPriorNetwork:
     """A :class:`RandomizedPriorNetwork` over a fitted estimator.
 
     Parameters
