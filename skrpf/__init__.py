@@ -2,7 +2,10 @@
 
 The main entry point is :class:`RandomizedPriorRegressor`; :class:`MLP` is its
 default network factory, :class:`SinePrior` an example of a fixed prior, and
-:mod:`skrpf.resamplers` holds the bootstrap schemes.
+:mod:`skrpf.resamplers` holds the bootstrap schemes. :mod:`skrpf.export`
+holds the torch module that ``RandomizedPriorRegressor.to_torch()`` returns,
+and :mod:`skrpf.botorch` a BoTorch model over a fitted estimator; the latter
+needs the ``botorch`` extra and is not imported here.
 """
 
 from ._regressor import RandomizedPriorRegressor

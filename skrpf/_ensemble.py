@@ -134,14 +134,19 @@ class BatchedSequential(nn.Module):
         tensors = tuple(self._tensors().values())
         if (
             torch.is_grad_enabled()
+            # Before the size test, which torch.export would record as a guard on
+            # the batch size, and torch.jit.trace as a constant (with a warning).
+            and not (torch.compiler.is_compiling() or torch.jit.is_tracing())
             and self.n_members * x.shape[-2] * self.widest_layer >= _STACK_FUNCTION_MIN_ELEMENTS
             and not _functorch_transforms_active()
         ):
             # One autograd node for the whole stack, with a written-out backward.
             return StackFunction.apply(x, self.layers, *tensors)
-        # Without gradients, for small networks, and under torch.func's
-        # transforms (which cannot trace a written-out backward), autograd
-        # records the forward pass itself.
+        # Without gradients, for small networks, under torch.func's transforms
+        # (which cannot trace a written-out backward) and under torch.export,
+        # torch.compile or torch.jit.trace (whose graph would otherwise hold only
+        # for the batch sizes on one side of the threshold), autograd records
+        # the forward pass itself.
         return forward_stack(x, self.layers, tensors)
 
     def __setstate__(self, state):
@@ -378,9 +383,17 @@ class RandomizedPriorEnsemble(nn.Module):
         return torch.device("cpu") if first is None else first.device
 
     def prior_term(self, x: torch.Tensor) -> torch.Tensor | None:
-        """``prior_scale * p_k(x)``, shape (K, batch, out), or None without priors."""
+        """``prior_scale * p_k(x)``, shape (K, batch, out), or None without priors.
+
+        Differentiable in ``x`` when ``x`` requires grad, as gradients of the
+        predictions with respect to the inputs need (the priors' own tensors
+        are frozen buffers either way). Otherwise, as in training, where the
+        term is computed once for the targets, no graph is recorded.
+        """
         if self.priors is None:
             return None
+        if x.requires_grad:
+            return self.prior_scale * self.priors(x)
         with torch.no_grad():
             return self.prior_scale * self.priors(x)
 

@@ -18,11 +18,13 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from . import _validation as checks
 from ._ensemble import RandomizedPriorEnsemble, VmapStack
+from ._gradients import predict_with_gradients
 from ._losses import WeightedGaussianNLL, split_mean_variance
 from ._noise import NOISE_MODELS, OUT_OF_BAG_MAX_ROWS, ensure_out_of_bag_rows, out_of_bag_noise_variance
 from ._random import private_torch_rng, resolve_seed
 from ._schedule import LR_SCHEDULES, lr_schedule_callbacks, resolve_batch_size, resolve_max_epochs
 from ._training import EnsembleDataset, EnsembleNet
+from .export import RandomizedPriorNetwork, _network_of
 from .networks import MLP
 from .resamplers import draw_weights, get_resampler
 
@@ -185,7 +187,10 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         skorch net, one after the other. The latter is slower but accepts
         modules that cannot be vectorized, e.g. with BatchNorm.
     device : str or torch.device, default="cpu"
-        Where to train and predict.
+        Where to train and predict. A device this machine or torch build
+        lacks (``"cuda"`` on a CPU-only torch) is refused by ``fit`` with a
+        ValueError. After fit, ``set_params(device=...)`` moves the fitted
+        ensemble there at the next prediction.
     random_state : int, RandomState instance or None, default=None
         Seeds initialisation, priors, bootstrap, target noise and shuffling.
         An int gives bit-identical results across fits and processes. The
@@ -385,10 +390,7 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         checks.check_int("verbose", self.verbose, minimum=0, maximum=2)
         if self.callbacks is not None and not isinstance(self.callbacks, list | tuple):
             raise ValueError(f"callbacks must be None or a list of skorch callbacks; got {self.callbacks!r}.")
-        try:
-            torch.device(self.device)
-        except (RuntimeError, TypeError) as exc:
-            raise ValueError(f"device={self.device!r} is not a valid torch device: {exc}") from exc
+        checks.check_device("device", self.device)
         return get_resampler(self.bootstrap)
 
     def _validate_training_data(self, X, y, sample_weight):
@@ -624,7 +626,8 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
 
     def _iter_standardised(self, X):
         """:meth:`_iter_predictive` on inputs already standardised and validated."""
-        device = self.ensemble_.device
+        # set_params(device=...) after fit moves the ensemble, as fit would have placed it.
+        device = checks.move_to_device("device", self.device, self.ensemble_)
         step = getattr(self, "predict_batch_size", None)
         checks.check_int("predict_batch_size", step, minimum=1, allow=(None,))
         step = PREDICT_BATCH_ROWS if step is None else int(step)
@@ -677,8 +680,22 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         members = np.concatenate(parts, axis=1) if parts else np.empty((n_members, 0, self.n_outputs_))
         return self._squeeze(members, axis=2)
 
-    def predict(self, X, return_std=False, return_cov=False, include_noise=True):
-        """Predict with the ensemble mean, and optionally the predictive spread.
+    def predict(
+        self,
+        X,
+        return_std=False,
+        return_cov=False,
+        return_mean_grad=False,
+        return_std_grad=False,
+        *,
+        include_noise=True,
+    ):
+        """Predict with the ensemble mean, and optionally the predictive spread and gradients.
+
+        The signature and return values are those of
+        :meth:`skopt.learning.GaussianProcessRegressor.predict`, so that the
+        estimator can be a ``base_estimator`` of scikit-optimize, whose
+        acquisition functions then optimise with L-BFGS on these gradients.
 
         Parameters
         ----------
@@ -691,10 +708,19 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
             Also return the covariance of the predictive distribution across
             the rows of X: the covariance of the member means, plus the mean
             noise variance on the diagonal.
+        return_mean_grad : bool, default=False
+            Also return the gradient of the mean with respect to the row of
+            X, in the units of y per unit of X. X must have one row.
+        return_std_grad : bool, default=False
+            Also return the gradient of the std (of the std returned, so
+            with or without the noise as ``include_noise`` says) with respect
+            to the row of X. Needs ``return_std=True``; X must have one row.
+            It is 0 where the std is 0.
         include_noise : bool, default=True
             Include the observation noise (see ``noise``). False gives the
             model (epistemic) uncertainty alone: the spread of the members.
-            No effect with ``noise="none"``.
+            No effect with ``noise="none"``. Keyword-only: skopt's signature
+            puts the gradient flags in the fourth and fifth places.
 
         Returns
         -------
@@ -703,10 +729,35 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
             Only with ``return_std=True``.
         y_cov : ndarray of shape (n_samples, n_samples) or (n_samples, n_samples, n_targets)
             Only with ``return_cov=True``.
+        y_mean_grad : ndarray of shape (n_features,) or (n_features, n_targets)
+            Only with ``return_mean_grad=True``.
+        y_std_grad : ndarray of shape (n_features,) or (n_features, n_targets)
+            Only with ``return_std_grad=True``.
+
+        Raises
+        ------
+        RuntimeError
+            If both ``return_std`` and ``return_cov`` are True.
+        ValueError
+            If a gradient is asked for X of more than one row, together with
+            ``return_cov``, or ``return_std_grad`` without ``return_std``.
+
+        Notes
+        -----
+        The gradients are computed by autograd through the members and
+        priors in float64, the input and target standardisation included;
+        the values returned with them are those of the call without
+        gradients. Where skopt's ``return_std_grad=True`` without
+        ``return_mean_grad`` silently drops the std gradient, here it is
+        returned: the values come in the order above, each only if asked.
         """
         if return_std and return_cov:
             raise RuntimeError("At most one of return_std or return_cov can be requested.")
         checks.check_bool("include_noise", include_noise)
+        if return_mean_grad or return_std_grad:
+            return predict_with_gradients(
+                self, X, return_std, return_cov, return_mean_grad, return_std_grad, include_noise
+            )
         if return_cov:
             members, noise_var = self._predict_all(X)
             centred = members - members.mean(axis=0)
@@ -749,6 +800,37 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         parts = [V.mean(axis=0) for _, _, V in self._iter_predictive(X)]
         noise_var = np.concatenate(parts) if parts else np.empty((0, self.n_outputs_))
         return self._squeeze(np.sqrt(noise_var), axis=1)
+
+    def to_torch(self, include_noise=True) -> RandomizedPriorNetwork:
+        """The fitted predictive distribution as a standalone :class:`torch.nn.Module`.
+
+        The module holds a copy of the members and priors, with the input
+        and target standardisation folded in: its ``forward`` maps raw
+        inputs ``x`` of shape (batch, n_features) to ``(mean, std)`` in the
+        units of y, each of shape (batch, n_targets), the values of
+        ``predict(X, return_std=True, include_noise=include_noise)``,
+        differentiable in ``x``. It can be exported with
+        :func:`torch.export.export` and :func:`torch.onnx.export`, with a
+        dynamic batch size, or traced with :func:`torch.jit.trace`.
+
+        Parameters
+        ----------
+        include_noise : bool, default=True
+            Whether the std includes the observation noise: the fitted noise
+            variance for ``noise="homoscedastic"``, the members' own noise
+            variances for ``"heteroscedastic"``.
+
+        Returns
+        -------
+        network : skrpf.export.RandomizedPriorNetwork
+            In eval mode, in float64, on the estimator's ``device``. Its
+            ``members(x)`` gives every member's mean and noise variance.
+            Later fits of the estimator do not change it.
+        """
+        check_is_fitted(self)
+        checks.check_bool("include_noise", include_noise)
+        checks.move_to_device("device", self.device, self.ensemble_)
+        return _network_of(self, include_noise=include_noise)
 
     def _predict_all(self, X):
         """Member means and noise variances over all rows, each of shape (K, n, t)."""

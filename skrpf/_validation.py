@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 from numbers import Integral, Real
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -239,3 +240,93 @@ def check_sample_weight(sample_weight, n_samples: int) -> None:
         )
     if not np.any(weights > 0):
         raise ValueError("sample_weight is zero for every sample; at least one weight must be positive.")
+
+
+# ---------------------------------------------------------------- the device
+def device_available(device: torch.device) -> bool:
+    """Whether this torch build and machine can hold tensors on ``device``."""
+    if device.type == "cpu":
+        return True
+    if device.type == "cuda":
+        return torch.cuda.is_available() and (device.index or 0) < torch.cuda.device_count()
+    if device.type == "mps":
+        return torch.backends.mps.is_available()
+    # Other backends (xpu, ...) have the same is_available() entry point, when
+    # this build has them at all; "meta" has none, and holds no data to predict with.
+    backend = getattr(torch, device.type, None)
+    return bool(getattr(backend, "is_available", lambda: False)())
+
+
+def check_device(name: str, value) -> torch.device:
+    """Return ``value`` as a torch.device; raise ValueError if it is invalid or not available here.
+
+    Parameters
+    ----------
+    name : str
+        The parameter's name, for the message.
+    value : str or torch.device
+        The requested device.
+
+    Returns
+    -------
+    device : torch.device
+
+    Raises
+    ------
+    ValueError
+        If torch does not know the device, or this machine or torch build has
+        no such device (torch itself would fail later with a bare
+        ``AssertionError: Torch not compiled with CUDA enabled``).
+    """
+    try:
+        device = torch.device(value)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"{name}={value!r} is not a valid torch device: {exc}") from exc
+    if not device_available(device):
+        if device.type == "cuda" and torch.cuda.is_available():
+            found = f"this machine has {torch.cuda.device_count()} CUDA device(s)"
+        else:
+            found = f"this torch build ({torch.__version__}) or machine has no {device.type} device"
+        raise ValueError(f"{name}={value!r} is not available: {found}. Pass {name}='cpu'.")
+    return device
+
+
+def move_to_device(name: str, value, module: Any) -> torch.device:
+    """Move ``module`` to the device ``value`` names, if it is elsewhere, and return that device.
+
+    ``set_params(device=...)`` after fit must take effect at prediction:
+    the fitted ensemble follows the parameter instead of silently staying
+    where it was trained.
+
+    Parameters
+    ----------
+    name : str
+        The parameter's name, for :func:`check_device`'s message.
+    value : str or torch.device
+        The requested device.
+    module : torch.nn.Module
+        A module with a ``device`` property (the fitted ensemble), moved in place.
+
+    Returns
+    -------
+    device : torch.device
+        Where ``module`` now is.
+
+    Raises
+    ------
+    ValueError
+        From :func:`check_device`, before anything is moved.
+    """
+    current = module.device
+    # The common case in a few tens of nanoseconds: predict's one-row calls are
+    # latency-bound, and building a torch.device is most of this check's cost.
+    if value == current.type and current.index is None:
+        return current
+    wanted = check_device(name, value)
+    # "cuda" without an index is wherever fit put it: any CUDA device matches;
+    # and CPU tensors have no index, so "cpu:0" is where they are.
+    same_index = None in (wanted.index, current.index) or wanted.index == current.index
+    if wanted.type == current.type and same_index:
+        return current
+    module.to(wanted)
+    return module.device

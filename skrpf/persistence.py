@@ -40,6 +40,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._ensemble import RandomizedPriorEnsemble
 from ._random import private_torch_rng
 from ._regressor import RandomizedPriorRegressor
+from ._validation import device_available
 from ._version import __version__
 from .networks import MLP, SinePrior
 from .resamplers import RESAMPLERS
@@ -374,7 +375,7 @@ def load(path, *, map_location="cpu", **params) -> RandomizedPriorRegressor:
         )
     decoded.update((k, v) for k, v in params.items() if k not in decoded)
     device = torch.device(decoded.get("device", "cpu"))
-    if device.type != "cpu" and "device" not in params and not _available(device):
+    if device.type != "cpu" and "device" not in params and not device_available(device):
         warnings.warn(
             f"The model was saved with device={str(device)!r}, which is not available here; "
             "it is loaded with device='cpu'.",
@@ -430,11 +431,4 @@ def _rebuild_ensemble(estimator, metadata, state) -> torch.nn.Module:
         ) from exc
     return ensemble.eval()
 
-
-def _available(device: torch.device) -> bool:
-    if device.type == "cuda":
-        return torch.cuda.is_available()
-    if device.type == "mps":
-        return torch.backends.mps.is_available()
-    return True
 
