@@ -185,6 +185,24 @@ class BatchedSequential(nn.Module):
         joint._index_layers()
         return joint
 
+    def output_layer_inputs(self, x: torch.Tensor) -> torch.Tensor | None:
+        """The inputs of the last product, (K, batch, width); None if an activation follows it."""
+        if self.layers[-1].activations:
+            return None
+        tensors = tuple(self._tensors().values())
+        last = 2 if self.layers[-1].has_bias else 1
+        return forward_stack(x, self.layers[:-1], tensors[:-last])
+
+    def set_output_layer(self, weight: torch.Tensor, bias: torch.Tensor | None) -> None:
+        """Overwrite the last product's weights (K, width, out) and bias (K, 1, out) in place."""
+        tensors = list(self._tensors().values())
+        with torch.no_grad():
+            if bias is None:
+                tensors[-1].copy_(weight)
+            else:
+                tensors[-2].copy_(weight)
+                tensors[-1].copy_(bias)
+
     def unstack(self, index: int, template: nn.Module) -> nn.Module:
         """Return member ``index`` as a standalone copy of ``template``."""
         member = copy.deepcopy(template)

@@ -17,12 +17,15 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import _validation as checks
+from ._auto import resolve as resolve_auto
 from ._ensemble import RandomizedPriorEnsemble, VmapStack
 from ._gradients import predict_with_gradients
 from ._losses import WeightedGaussianNLL, split_mean_variance
+from ._output_layer import refit_output_layer_
 from ._noise import NOISE_MODELS, OUT_OF_BAG_MAX_ROWS, ensure_out_of_bag_rows, out_of_bag_noise_variance
 from ._random import private_torch_rng, resolve_seed
 from ._schedule import LR_SCHEDULES, lr_schedule_callbacks, resolve_batch_size, resolve_max_epochs
+from ._threads import resolve_threads, torch_threads
 from ._training import EnsembleDataset, EnsembleNet
 from .export import RandomizedPriorNetwork, _network_of
 from .networks import MLP
@@ -304,30 +307,33 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         *,
         module=None,
         prior=None,
-        prior_scale=1.0,
+        prior_scale="auto",
+        length_scale="auto",
         n_estimators=10,
-        bootstrap="multinomial",
-        target_noise=0.0,
+        bootstrap="auto",
+        target_noise="auto",
         noise="homoscedastic",
-        alpha=1e-2,
+        alpha="auto",
         max_epochs="auto",
         batch_size="auto",
         predict_batch_size=None,
-        lr=1e-2,
+        lr="auto",
         lr_schedule="cosine",
-        optimizer=torch.optim.Adam,
+        optimizer="auto",
         callbacks=None,
         max_grad_norm=None,
         normalize_X=True,
         normalize_y=True,
         vectorize=True,
         device="cpu",
+        n_threads="auto",
         random_state=None,
         verbose=0,
     ):
         self.module = module
         self.prior = prior
         self.prior_scale = prior_scale
+        self.length_scale = length_scale
         self.n_estimators = n_estimators
         self.bootstrap = bootstrap
         self.target_noise = target_noise
@@ -345,6 +351,7 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         self.normalize_y = normalize_y
         self.vectorize = vectorize
         self.device = device
+        self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
 
@@ -370,28 +377,32 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
     def _check_params(self):
         checks.check_factory("module", self.module)
         checks.check_factory("prior", self.prior)
-        checks.check_real("prior_scale", self.prior_scale, minimum=0.0)
+        checks.check_real("prior_scale", self.prior_scale, minimum=0.0, allow=("auto",))
+        checks.check_real("length_scale", self.length_scale, minimum=0.0, strict=True, allow=("auto",))
         checks.check_int("n_estimators", self.n_estimators, minimum=1)
-        checks.check_real("target_noise", self.target_noise, minimum=0.0)
+        checks.check_real("target_noise", self.target_noise, minimum=0.0, allow=("auto",))
         if not isinstance(self.noise, str) or self.noise not in NOISE_MODELS:
             raise ValueError(f"noise must be one of {list(NOISE_MODELS)}; got {self.noise!r}.")
-        checks.check_real("alpha", self.alpha, minimum=0.0)
+        checks.check_real("alpha", self.alpha, minimum=0.0, allow=("auto",))
         checks.check_int("max_epochs", self.max_epochs, minimum=1, allow=("auto",))
         checks.check_int("batch_size", self.batch_size, minimum=1, allow=("auto", None))
         checks.check_int("predict_batch_size", self.predict_batch_size, minimum=1, allow=(None,))
-        checks.check_real("lr", self.lr, minimum=0.0, strict=True)
+        checks.check_real("lr", self.lr, minimum=0.0, strict=True, allow=("auto",))
         if not isinstance(self.lr_schedule, str) or self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"lr_schedule must be one of {list(LR_SCHEDULES)}; got {self.lr_schedule!r}.")
-        checks.check_optimizer(self.optimizer)
+        if not (isinstance(self.optimizer, str) and self.optimizer == "auto"):
+            checks.check_optimizer(self.optimizer)
         checks.check_real("max_grad_norm", self.max_grad_norm, minimum=0.0, strict=True, allow_none=True)
         checks.check_bool("normalize_X", self.normalize_X)
         checks.check_bool("normalize_y", self.normalize_y)
         checks.check_bool("vectorize", self.vectorize)
+        checks.check_int("n_threads", self.n_threads, minimum=1, allow=("auto", None))
         checks.check_int("verbose", self.verbose, minimum=0, maximum=2)
         if self.callbacks is not None and not isinstance(self.callbacks, list | tuple):
             raise ValueError(f"callbacks must be None or a list of skorch callbacks; got {self.callbacks!r}.")
         checks.check_device("device", self.device)
-        return get_resampler(self.bootstrap)
+        if not (isinstance(self.bootstrap, str) and self.bootstrap == "auto"):
+            get_resampler(self.bootstrap)
 
     def _validate_training_data(self, X, y, sample_weight):
         # Clear messages for non-numeric data, non-finite y and bad weights,
@@ -446,7 +457,7 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
             raise
 
     def _fit(self, X, y, sample_weight):
-        resampler = self._check_params()
+        self._check_params()
         X, Y, sample_weight = self._validate_training_data(X, y, sample_weight)
         n_samples, n_features = X.shape
         n_outputs = Y.shape[1]
@@ -454,50 +465,109 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         device = torch.device(self.device)
 
         seed = resolve_seed(self.random_state)
-        # Five independent streams; the first four are unchanged by the fifth.
-        streams = np.random.SeedSequence(seed).generate_state(5)
-        init_seed, weight_seed, noise_seed, shuffle_seed, oob_seed = streams
+        # Independent streams; each is unchanged by the ones after it.
+        streams = np.random.SeedSequence(seed).generate_state(6)
+        init_seed, weight_seed, noise_seed, shuffle_seed, oob_seed, evidence_seed = streams
 
         x_mean, x_scale = _standardisation(X, self.normalize_X)
         y_mean, y_scale = _standardisation(Y, self.normalize_y)
+        threads = resolve_threads(self.n_threads, n_samples)
+        with torch_threads(threads):
+            hyper = resolve_auto(
+                self.get_params(deep=False), (X - x_mean) / x_scale, (Y - y_mean) / y_scale, int(evidence_seed)
+            )
+            # The length scale divides the standardised inputs: folded into
+            # the scale, it applies in every predict method and survives save/load.
+            x_scale = x_scale * hyper.length_scale
+            # Noise variances are kept in y's units; the output scale applies to the networks only.
+            noise_scale = y_scale
+            y_scale = y_scale * hyper.output_scale
+            fitted = self._train(
+                X, Y, sample_weight, hyper, x_mean, x_scale, y_mean, y_scale, noise_scale, device,
+                (init_seed, weight_seed, noise_seed, shuffle_seed, oob_seed),
+            )
+        ensemble, net, noise_var, max_epochs, batch_size = fitted
+        self.ensemble_ = ensemble
+        self.net_ = net
+        self.n_outputs_ = n_outputs
+        self.n_epochs_ = max_epochs
+        self.batch_size_ = batch_size
+        self.length_scale_ = hyper.length_scale
+        # Reported in the standardised units of y, whether the scale is
+        # applied to the priors alone or to the whole output (see _auto).
+        self.prior_scale_ = hyper.prior_scale * hyper.output_scale
+        self.target_noise_ = hyper.target_noise * hyper.output_scale
+        self._network_prior_scale = hyper.prior_scale
+        self.alpha_ = hyper.alpha
+        self.activation_ = hyper.activation
+        self.log_marginal_likelihood_ = hyper.log_marginal_likelihood
+        self._x_mean, self._x_scale = x_mean, x_scale
+        self._y_mean, self._y_scale = y_mean, y_scale
+        self._noise_var = noise_var
+        self._threads = threads
+        if self.noise == "heteroscedastic":
+            Xs = (X - x_mean) / x_scale
+            with torch_threads(threads):
+                member_var = np.concatenate([V.mean(axis=0) for _, _, V in self._iter_standardised(Xs)])
+            self.noise_std_ = np.sqrt(np.average(member_var, axis=0, weights=sample_weight))
+        else:
+            self.noise_std_ = np.sqrt(noise_var)
+        return self
+
+    def _train(self, X, Y, sample_weight, hyper, x_mean, x_scale, y_mean, y_scale, noise_scale, device, seeds):
+        """Build the members and priors, train them, and estimate the noise.
+
+        Returns the ensemble (float32, eval mode), the skorch net(s), the
+        noise variance per target in y's units, and the epochs and batch size.
+        """
+        init_seed, weight_seed, noise_seed, shuffle_seed, oob_seed = seeds
+        n_samples, n_features = X.shape
+        n_outputs = Y.shape[1]
+        K = int(self.n_estimators)
         X_t = torch.as_tensor(((X - x_mean) / x_scale).astype(np.float32), device=device)
         Y_t = torch.as_tensor(((Y - y_mean) / y_scale).astype(np.float32), device=device)
 
         weight_rng = np.random.RandomState(weight_seed)
-        weights = draw_weights(resampler, n_samples, K, weight_rng)
-        if self.noise == "homoscedastic":
+        weights = draw_weights(get_resampler(hyper.bootstrap), n_samples, K, weight_rng)
+        out_of_bag_noise = self.noise == "homoscedastic" and hyper.noise_variance is None
+        if out_of_bag_noise:
             weights = ensure_out_of_bag_rows(weights, weight_rng)
         # Row by row, (n, K): see EnsembleDataset.
         weights_t = torch.as_tensor(
             np.ascontiguousarray((weights * sample_weight).T, dtype=np.float32), device=device
         )
 
-        batch_size = resolve_batch_size(self.batch_size, n_samples)
-        max_epochs = resolve_max_epochs(self.max_epochs, n_samples, batch_size)
+        full_batch = hyper.optimizer is torch.optim.LBFGS
+        batch_size = resolve_batch_size(self.batch_size, n_samples, full_batch=full_batch)
+        max_epochs = resolve_max_epochs(self.max_epochs, n_samples, batch_size, lbfgs=full_batch)
+        # L-BFGS sets its own step lengths; a learning-rate schedule would fight its line search.
+        schedule = [] if full_batch else lr_schedule_callbacks(self.lr_schedule, max_epochs, n_samples, batch_size)
 
         with private_torch_rng(int(init_seed), device):
             member_outputs = 2 * n_outputs if self.noise == "heteroscedastic" else n_outputs
-            members, priors = self._build_networks(n_features, member_outputs, n_outputs, X_t[:1].cpu(), K)
-            ensemble = RandomizedPriorEnsemble(
-                members, priors, float(self.prior_scale), vectorize=self.vectorize
-            ).to(device)
+            members, priors = self._build_networks(
+                n_features, member_outputs, n_outputs, X_t[:1].cpu(), K, hyper.activation, hyper.prior_scale
+            )
+            ensemble = RandomizedPriorEnsemble(members, priors, hyper.prior_scale, vectorize=self.vectorize).to(
+                device
+            )
             if self.vectorize:
                 _check_vectorizable(ensemble, X_t[:2])
-            targets, prior_terms = self._member_targets(ensemble, X_t, Y_t, int(noise_seed))
+            targets, prior_terms = self._member_targets(ensemble, X_t, Y_t, int(noise_seed), hyper.target_noise)
             dataset = EnsembleDataset(X_t, targets, weights_t)
             net_kwargs = dict(
-                optimizer=self.optimizer,
-                lr=self.lr,
+                optimizer=hyper.optimizer,
+                lr=hyper.lr,
                 max_epochs=max_epochs,
                 batch_size=batch_size,
-                callbacks=lr_schedule_callbacks(self.lr_schedule, max_epochs, n_samples, batch_size)
-                + (copy.deepcopy(list(self.callbacks)) if self.callbacks else []),
+                callbacks=schedule + (copy.deepcopy(list(self.callbacks)) if self.callbacks else []),
                 device=device,
                 verbose=self.verbose,
-                alpha=float(self.alpha),
+                alpha=hyper.alpha,
                 n_train=n_samples,
                 max_grad_norm=self.max_grad_norm,
                 iterator_train__seed=int(shuffle_seed),
+                **{f"optimizer__{name}": value for name, value in hyper.optimizer_options.items()},
             )
             if self.noise == "heteroscedastic":
                 net_kwargs["criterion"] = WeightedGaussianNLL
@@ -511,7 +581,9 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         # ensemble switches to float64 for prediction.
         ensemble.eval()
         noise_var = np.zeros(n_outputs)
-        if self.noise == "homoscedastic":
+        if self.noise == "homoscedastic" and not out_of_bag_noise:
+            noise_var = np.full(n_outputs, hyper.noise_variance) * noise_scale**2
+        elif out_of_bag_noise:
             noise_var = out_of_bag_noise_variance(
                 ensemble,
                 X_t,
@@ -525,36 +597,45 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
                 max_rows=OUT_OF_BAG_MAX_ROWS,
                 random_state=int(oob_seed),
             )
-        del prior_terms
-
         # Prediction runs in float64 and rounds to float32 (see _iter_members).
         ensemble.double().eval()
-        self.ensemble_ = ensemble
-        self.net_ = net
-        self.n_outputs_ = n_outputs
-        self.n_epochs_ = max_epochs
-        self.batch_size_ = batch_size
-        self._x_mean, self._x_scale = x_mean, x_scale
-        self._y_mean, self._y_scale = y_mean, y_scale
-        self._noise_var = noise_var
-        if self.noise == "heteroscedastic":
-            Xs = (X - x_mean) / x_scale
-            member_var = np.concatenate([V.mean(axis=0) for _, _, V in self._iter_standardised(Xs)])
-            self.noise_std_ = np.sqrt(np.average(member_var, axis=0, weights=sample_weight))
-        else:
-            self.noise_std_ = np.sqrt(noise_var)
-        return self
+        if hyper.solve_output_layer and self.noise != "heteroscedastic":
+            # After the out-of-bag pass, which runs on the float32 tensors.
+            self._solve_output_layer(ensemble, X, Y, x_mean, x_scale, y_mean, y_scale, Y_t, targets, prior_terms, weights_t, hyper.alpha)
+        return ensemble, net, noise_var, max_epochs, batch_size
 
-    def _build_networks(self, n_features, member_outputs, n_outputs, probe, K):
-        module_factory = MLP() if self.module is None else self.module
+    @staticmethod
+    def _solve_output_layer(ensemble, X, Y, x_mean, x_scale, y_mean, y_scale, Y_t, targets, prior_terms, weights, alpha):
+        """Solve the members' output layer exactly, in float64 (see :mod:`skrpf._output_layer`).
+
+        The weights stay in float64, the precision of prediction, so that a
+        member reproduces its training targets to ~1e-12 rather than to the
+        float32 rounding of large output weights.
+        """
+        device = ensemble.device
+        X64 = torch.as_tensor((X - x_mean) / x_scale, dtype=torch.float64, device=device)
+        Y64 = torch.as_tensor((Y - y_mean) / y_scale, dtype=torch.float64, device=device)
+        # The targets' fixed noise, recovered from the float32 targets: it is
+        # all that is not y or the prior term.
+        prior32 = 0.0 if prior_terms is None else prior_terms.transpose(0, 1).double()
+        noise = targets.double() - (Y_t.double().unsqueeze(1) - prior32)
+        prior64 = ensemble.prior_term(X64)
+        targets64 = Y64.unsqueeze(1) + noise - (0.0 if prior64 is None else prior64.transpose(0, 1))
+        refit_output_layer_(ensemble.members, X64, targets64, weights, alpha)
+
+    def _build_networks(self, n_features, member_outputs, n_outputs, probe, K, activation, prior_scale):
+        if self.module is not None:
+            module_factory = self.module
+        else:
+            module_factory = MLP() if activation is None else MLP(activation=activation)
         prior_factory = module_factory if self.prior is None else self.prior
         members = checks.build_networks("module", module_factory, K, n_features, member_outputs, probe)
         priors = None
-        if self.prior_scale > 0:
+        if prior_scale > 0:
             priors = checks.build_networks("prior", prior_factory, K, n_features, n_outputs, probe)
         return members, priors
 
-    def _member_targets(self, ensemble, X_t, Y_t, noise_seed):
+    def _member_targets(self, ensemble, X_t, Y_t, noise_seed, target_noise):
         """Per-member targets ``y + sigma * eps_k - beta * p_k(x)`` and prior terms ``beta * p_k(x)``.
 
         The targets have shape (n, K, t), row by row as
@@ -566,10 +647,10 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         K = ensemble.n_members
         n, t = Y_t.shape
         targets = Y_t.unsqueeze(1).repeat(1, K, 1)
-        if self.target_noise > 0:
+        if target_noise > 0:
             generator = torch.Generator().manual_seed(noise_seed)
             noise = torch.randn((K, n, t), generator=generator).to(targets.device)
-            targets.add_(noise.transpose(0, 1), alpha=float(self.target_noise))
+            targets.add_(noise.transpose(0, 1), alpha=float(target_noise))
         if ensemble.priors is None:
             return targets, None
         prior_terms = torch.empty((K, n, t), dtype=targets.dtype, device=targets.device)

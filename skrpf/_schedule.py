@@ -22,30 +22,40 @@ from torch.optim.lr_scheduler import CosineAnnealingLR
 AUTO_BATCH_SIZE = 256
 #: Optimizer steps targeted by ``max_epochs="auto"``.
 AUTO_STEPS = 2000
+#: Epochs of ``max_epochs="auto"`` under L-BFGS: 15 steps of up to 20
+#: iterations each; L-BFGS stops earlier once the loss no longer changes.
+AUTO_LBFGS_EPOCHS = 15
 #: Bounds on the number of epochs chosen by ``max_epochs="auto"``.
 AUTO_MIN_EPOCHS, AUTO_MAX_EPOCHS = 10, 2000
 #: Accepted values of the ``lr_schedule`` parameter.
 LR_SCHEDULES = ("cosine", "constant")
 
 
-def resolve_batch_size(batch_size, n_samples: int) -> int:
-    """Turn ``batch_size`` ("auto", None for full batch, or an int) into a number of rows."""
-    if batch_size is None:
+def resolve_batch_size(batch_size, n_samples: int, full_batch: bool = False) -> int:
+    """Turn ``batch_size`` ("auto", None for full batch, or an int) into a number of rows.
+
+    ``full_batch`` makes ``"auto"`` mean the whole data set, as L-BFGS needs.
+    """
+    if batch_size is None or (batch_size == "auto" and full_batch):
         return n_samples
     if batch_size == "auto":
         return min(n_samples, AUTO_BATCH_SIZE)
     return min(int(batch_size), n_samples)
 
 
-def resolve_max_epochs(max_epochs, n_samples: int, batch_size: int) -> int:
+def resolve_max_epochs(max_epochs, n_samples: int, batch_size: int, lbfgs: bool = False) -> int:
     """Turn ``max_epochs`` ("auto" or an int) into a number of epochs.
 
     ``"auto"`` gives ``ceil(AUTO_STEPS / steps_per_epoch)`` epochs, kept
     within ``[AUTO_MIN_EPOCHS, AUTO_MAX_EPOCHS]``: 2,000 epochs for 20 points
-    in one batch, 11 epochs for 50,000 points in batches of 256.
+    in one batch, 11 epochs for 50,000 points in batches of 256. With
+    ``lbfgs``, an epoch is one L-BFGS step of up to 20 iterations, and
+    ``"auto"`` gives ``AUTO_LBFGS_EPOCHS``.
     """
     if max_epochs != "auto":
         return int(max_epochs)
+    if lbfgs:
+        return AUTO_LBFGS_EPOCHS
     steps_per_epoch = math.ceil(n_samples / batch_size)
     epochs = math.ceil(AUTO_STEPS / steps_per_epoch)
     return max(AUTO_MIN_EPOCHS, min(AUTO_MAX_EPOCHS, epochs))

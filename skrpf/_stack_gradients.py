@@ -32,6 +32,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ._activations import Sine
+
 #: Activations differentiated from their output alone: out -> d out / d in.
 _OUTPUT_DERIVATIVES = {
     nn.ReLU: "relu",
@@ -50,8 +52,9 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 _INPUT_DERIVATIVES = (nn.SiLU, nn.GELU, nn.ELU, nn.SELU, nn.LeakyReLU, nn.Softplus)
 
 #: The elementwise modules a stack accepts between its products: each has a
-#: written-out derivative here (chains of them are differentiated by autograd).
-ELEMENTWISE = (*_OUTPUT_DERIVATIVES, *_INPUT_DERIVATIVES, nn.Identity)
+#: written-out derivative here, except :class:`~skrpf._activations.Sine`,
+#: which autograd differentiates locally (as it does chains of them).
+ELEMENTWISE = (*_OUTPUT_DERIVATIVES, *_INPUT_DERIVATIVES, nn.Identity, Sine)
 
 
 def _input_backward(activation: nn.Module, grad: torch.Tensor, z: torch.Tensor) -> torch.Tensor:

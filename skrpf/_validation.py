@@ -35,9 +35,13 @@ def check_int(name: str, value, *, minimum: int, maximum: int | None = None, all
         raise ValueError(f"{name} must be an integer {bounds}{extra}; got {_describe(value)}.")
 
 
-def check_real(name: str, value, *, minimum: float, strict: bool = False, allow_none: bool = False) -> None:
-    """Raise ValueError unless ``value`` is a finite real >= (or >) ``minimum``."""
+def check_real(
+    name: str, value, *, minimum: float, strict: bool = False, allow_none: bool = False, allow: tuple = ()
+) -> None:
+    """Raise ValueError unless ``value`` is a finite real >= (or >) ``minimum``, or one of ``allow``."""
     if allow_none and value is None:
+        return
+    if any(isinstance(a, str) and isinstance(value, str) and value == a for a in allow):
         return
     ok = (
         isinstance(value, Real)
@@ -50,8 +54,9 @@ def check_real(name: str, value, *, minimum: float, strict: bool = False, allow_
     if not ok:
         relation = ">" if strict else ">="
         none = " or None" if allow_none else ""
+        extra = "".join(f" or {a!r}" for a in allow)
         raise ValueError(
-            f"{name} must be a finite number {relation} {minimum}{none}; got {_describe(value)}."
+            f"{name} must be a finite number {relation} {minimum}{none}{extra}; got {_describe(value)}."
         )
 
 

@@ -17,6 +17,8 @@ import torch
 from sklearn.base import BaseEstimator
 from torch import nn
 
+from ._activations import Sine
+
 __all__ = ["MLP", "ACTIVATIONS", "SinePrior", "FixedFunctionPrior"]
 
 #: Activation names accepted by :class:`MLP`. All are parameter-free and
@@ -28,6 +30,7 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
     "gelu": nn.GELU,
     "silu": nn.SiLU,
     "elu": nn.ELU,
+    "sin": Sine,
 }
 
 
@@ -41,7 +44,7 @@ class MLP(BaseEstimator):
         :func:`~skrpf.datasets.make_paper_toy`) used ``(20, 20)``;
         50 units follow the UCI protocol of Hernández-Lobato & Adams (2015)
         and give the priors enough variety on multi-dimensional inputs.
-    activation : {"relu", "selu", "tanh", "gelu", "silu", "elu"}, default="relu"
+    activation : {"relu", "selu", "tanh", "gelu", "silu", "elu", "sin"}, default="relu"
         Nonlinearity after each hidden layer. ReLU, as in the UCI protocols of
         deep ensembles and MC-dropout, gives piecewise-linear prior functions
         that grow linearly away from the data. On the UCI benchmark it gave a

@@ -413,16 +413,19 @@ def _rebuild_ensemble(estimator, metadata, state) -> torch.nn.Module:
         # A private generator: the fresh weights are overwritten, and the
         # caller's global torch state must not move.
         with private_torch_rng(0, "cpu"):
+            # Files written before the hyper-parameters could be fitted hold
+            # no _network_prior_scale and no activation_: the parameters were the values.
+            prior_scale = float(getattr(estimator, "_network_prior_scale", estimator.prior_scale))
             members, priors = estimator._build_networks(
                 n_features,
                 int(metadata["member_outputs"]),
                 int(estimator.n_outputs_),
                 probe,
                 int(metadata["n_members"]),
+                getattr(estimator, "activation_", None),
+                prior_scale,
             )
-            ensemble = RandomizedPriorEnsemble(
-                members, priors, float(estimator.prior_scale), vectorize=estimator.vectorize
-            )
+            ensemble = RandomizedPriorEnsemble(members, priors, prior_scale, vectorize=estimator.vectorize)
         ensemble.double().load_state_dict(state, strict=True)
     except (RuntimeError, ValueError, TypeError) as exc:
         raise ValueError(

@@ -1,0 +1,190 @@
+"""What the ``"auto"`` hyper-parameters of the estimator resolve to.
+
+Two regimes, by the number of training rows:
+
+* **Small data** (at most ``SMALL_DATA_MAX_ROWS`` rows, where a Gaussian
+  process is the usual tool): the paper's recipe for the Gaussian case.
+  The input length scale, the prior scale and the noise level are fitted
+  by the marginal likelihood of the prior networks' kernel
+  (:mod:`skrpf._evidence`); with the default module, so is the activation
+  (the smoothness of the prior functions). Every member trains on all rows
+  (no bootstrap) against targets perturbed by noise of the fitted level,
+  with an L2 penalty matched to it, by full-batch L-BFGS. The spread then
+  vanishes at noise-free observations and opens in the gaps, as a
+  posterior's does, and the fitted noise is near zero on noise-free data.
+* **Large data**: fixed values that suit mini-batch training (bootstrap,
+  Adam with a cosine schedule, ``prior_scale=1``, ``alpha=1e-2``); the noise
+  comes from out-of-bag residuals.
+
+Any value given explicitly is used as it is and is not tuned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ._evidence import LENGTH_SCALES, choose_by_evidence
+from .networks import MLP
+
+#: Training rows up to which the small-data regime applies: the size up to
+#: which an exact Gaussian process is cheap, and full-batch L-BFGS too.
+SMALL_DATA_MAX_ROWS = 2000
+
+#: Activations the evidence chooses among when ``module`` and ``prior`` are
+#: left at None: piecewise-linear, smooth and unbounded, smooth and bounded,
+#: and near-stationary (random Fourier features) prior functions.
+AUTO_ACTIVATIONS = ("relu", "silu", "tanh", "sin")
+
+#: The L2 penalty is this multiple of the fitted noise-to-signal variance
+#: ratio ``sigma^2 / beta^2``: in the linear-Gaussian case the penalty that
+#: makes the trained members posterior draws is ``sigma^2 / lambda`` for a
+#: prior weight variance ``lambda``, which grows with ``beta^2``.
+ALPHA_PER_NOISE_RATIO = 1.0
+#: Smallest L2 penalty chosen automatically: keeps the full-batch problem of
+#: an exactly interpolated data set well posed.
+MIN_ALPHA = 1e-8
+#: Smallest noise variance chosen automatically, in standardised units: a
+#: noise standard deviation of 1e-5 of std(y), near float32's resolution of
+#: the targets the members train on.
+MIN_FITTED_NOISE_VARIANCE = 1e-10
+
+#: L-BFGS settings of the small-data regime. A short history keeps the cost
+#: of each iteration close to that of one forward and backward pass.
+LBFGS_OPTIONS = {"history_size": 10, "line_search_fn": "strong_wolfe", "max_iter": 20}
+
+#: The large-data values of the ``"auto"`` parameters.
+LARGE_DATA_VALUES = {
+    "length_scale": 1.0,
+    "prior_scale": 1.0,
+    "target_noise": 0.0,
+    "alpha": 1e-2,
+    "bootstrap": "multinomial",
+    "optimizer": torch.optim.Adam,
+    "lr": 1e-2,
+}
+
+
+@dataclass
+class Resolved:
+    """The concrete hyper-parameters of one fit."""
+
+    length_scale: float
+    prior_scale: float
+    target_noise: float
+    alpha: float
+    bootstrap: object
+    optimizer: type
+    lr: float
+    optimizer_options: dict
+    #: The activation chosen for the default MLP, or None when not chosen.
+    activation: str | None = None
+    #: Factor by which the networks' outputs are scaled, in standardised
+    #: units of y. A fitted prior scale ``beta`` is applied here, to the
+    #: members and priors alike (``Q = beta (f + p)``), rather than to the
+    #: priors alone: the trainable networks then learn targets of unit
+    #: scale, which L-BFGS fits to float32 precision in a few hundred
+    #: iterations instead of thousands. The networks' own prior scale is 1.
+    output_scale: float = 1.0
+    #: Whether the output layer is solved in closed form after training
+    #: (:mod:`skrpf._output_layer`): in the small-data regime, with L-BFGS.
+    solve_output_layer: bool = False
+    #: Noise variance per target in standardised units from the evidence,
+    #: or None where it comes from out-of-bag residuals.
+    noise_variance: float | None = None
+    log_marginal_likelihood: float | None = None
+
+
+def _is_auto(value) -> bool:
+    return isinstance(value, str) and value == "auto"
+
+
+def resolve(params: dict, X: np.ndarray, Y: np.ndarray, seed: int) -> Resolved:
+    """Turn the ``"auto"`` values in ``params`` into numbers for this data set.
+
+    Parameters
+    ----------
+    params : dict
+        The estimator's parameters (``get_params(deep=False)``).
+    X, Y : ndarray
+        Standardised training inputs (n, d) and targets (n, t).
+    seed : int
+        Seeds the prior draws of the evidence.
+
+    Returns
+    -------
+    Resolved
+    """
+    names = ("length_scale", "prior_scale", "target_noise", "alpha", "bootstrap", "optimizer", "lr")
+    small = X.shape[0] <= SMALL_DATA_MAX_ROWS and params["noise"] != "heteroscedastic"
+    tuned = ("length_scale", "prior_scale", "target_noise", "alpha")
+    evidence = None
+    activation = None
+    if small and any(_is_auto(params[name]) for name in tuned):
+        factories, activations = _candidate_factories(params)
+        fixed_scale = None if _is_auto(params["prior_scale"]) else float(params["prior_scale"])
+        if fixed_scale == 0.0:
+            fixed_scale = None  # no prior: the evidence still sets the noise, with the scale as a free amplitude
+        length_scales = LENGTH_SCALES if _is_auto(params["length_scale"]) else (float(params["length_scale"]),)
+        evidence = choose_by_evidence(
+            factories, X, Y, length_scales=length_scales, prior_scale=fixed_scale, seed=seed
+        )
+        activation = activations[evidence.candidate]
+
+    values = {}
+    for name in names:
+        if not _is_auto(params[name]):
+            values[name] = params[name]
+        elif small and evidence is not None and name in tuned:
+            noise_variance = max(evidence.noise_variance, MIN_FITTED_NOISE_VARIANCE)
+            ratio = noise_variance / evidence.prior_scale**2
+            values[name] = {
+                "length_scale": evidence.length_scale,
+                "prior_scale": evidence.prior_scale,
+                "target_noise": float(np.sqrt(noise_variance)),
+                "alpha": max(ALPHA_PER_NOISE_RATIO * ratio, MIN_ALPHA),
+            }[name]
+        elif small and name == "bootstrap":
+            values[name] = "none"
+        elif small and name == "optimizer":
+            values[name] = torch.optim.LBFGS
+        elif small and name == "lr":
+            values[name] = 1.0
+        else:
+            values[name] = LARGE_DATA_VALUES[name]
+    uses_lbfgs = _is_auto(params["optimizer"]) and values["optimizer"] is torch.optim.LBFGS
+    output_scale = 1.0
+    if evidence is not None and _is_auto(params["prior_scale"]) and evidence.prior_scale > 0:
+        # Q = beta (f + p): in the networks' units the targets are y / beta,
+        # the prior scale 1 and the target noise sigma / beta.
+        output_scale = evidence.prior_scale
+        values["prior_scale"] = 1.0
+        values["target_noise"] = float(values["target_noise"]) / output_scale
+    from_evidence = evidence is not None and _is_auto(params["bootstrap"])
+    return Resolved(
+        length_scale=float(values["length_scale"]),
+        prior_scale=float(values["prior_scale"]),
+        target_noise=float(values["target_noise"]),
+        alpha=float(values["alpha"]),
+        bootstrap=values["bootstrap"],
+        optimizer=values["optimizer"],
+        lr=float(values["lr"]),
+        optimizer_options=dict(LBFGS_OPTIONS) if uses_lbfgs else {},
+        activation=activation,
+        output_scale=output_scale,
+        solve_output_layer=uses_lbfgs,
+        noise_variance=max(evidence.noise_variance, MIN_FITTED_NOISE_VARIANCE) if from_evidence else None,
+        log_marginal_likelihood=None if evidence is None else evidence.log_marginal_likelihood,
+    )
+
+
+def _candidate_factories(params: dict) -> tuple[list, list]:
+    """The prior factories the evidence compares, and the activation each stands for (or None)."""
+    module, prior = params["module"], params["prior"]
+    if prior is not None:
+        return [prior], [None]
+    if module is not None:
+        return [module], [None]
+    return [MLP(activation=name) for name in AUTO_ACTIVATIONS], list(AUTO_ACTIVATIONS)
