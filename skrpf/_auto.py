@@ -33,6 +33,9 @@ from .networks import MLP
 #: which an exact Gaussian process is cheap, and full-batch L-BFGS too.
 SMALL_DATA_MAX_ROWS = 2000
 
+#: Fewest rows on which the evidence is computed.
+MIN_EVIDENCE_ROWS = 3
+
 #: Activations the evidence chooses among when ``module`` and ``prior`` are
 #: left at None: piecewise-linear, smooth and unbounded, smooth and bounded,
 #: and near-stationary (random Fourier features) prior functions.
@@ -54,6 +57,10 @@ MIN_FITTED_NOISE_VARIANCE = 1e-10
 #: L-BFGS settings of the small-data regime. A short history keeps the cost
 #: of each iteration close to that of one forward and backward pass.
 LBFGS_OPTIONS = {"history_size": 10, "line_search_fn": "strong_wolfe", "max_iter": 20}
+
+#: Largest training target (in the units the networks see) for which the
+#: small-data regime trains with L-BFGS.
+LBFGS_MAX_TARGET = 1e3
 
 #: The large-data values of the ``"auto"`` parameters.
 LARGE_DATA_VALUES = {
@@ -122,7 +129,10 @@ def resolve(params: dict, X: np.ndarray, Y: np.ndarray, seed: int) -> Resolved:
     tuned = ("length_scale", "prior_scale", "target_noise", "alpha")
     evidence = None
     activation = None
-    if small and any(_is_auto(params[name]) for name in tuned):
+    # Fewer than MIN_EVIDENCE_ROWS rows, or constant targets, say nothing
+    # about a kernel: the tuned values then fall back to the fixed ones.
+    informative = X.shape[0] >= MIN_EVIDENCE_ROWS and bool(np.any(Y != 0))
+    if small and informative and any(_is_auto(params[name]) for name in tuned):
         factories, activations = _candidate_factories(params)
         fixed_scale = None if _is_auto(params["prior_scale"]) else float(params["prior_scale"])
         if fixed_scale == 0.0:
@@ -133,6 +143,12 @@ def resolve(params: dict, X: np.ndarray, Y: np.ndarray, seed: int) -> Resolved:
         )
         activation = activations[evidence.candidate]
 
+    # L-BFGS needs the same function at every step: full batches only. Its
+    # float32 line search overflows on raw targets of large magnitude
+    # (normalize_y=False), where Adam's normalised steps do not.
+    batch_size = params["batch_size"]
+    full_batch = batch_size in ("auto", None) or int(batch_size) >= X.shape[0]
+    full_batch = full_batch and float(np.abs(Y).max(initial=0.0)) <= LBFGS_MAX_TARGET
     values = {}
     for name in names:
         if not _is_auto(params[name]):
@@ -146,11 +162,11 @@ def resolve(params: dict, X: np.ndarray, Y: np.ndarray, seed: int) -> Resolved:
                 "target_noise": float(np.sqrt(noise_variance)),
                 "alpha": max(ALPHA_PER_NOISE_RATIO * ratio, MIN_ALPHA),
             }[name]
-        elif small and name == "bootstrap":
+        elif small and evidence is not None and name == "bootstrap":
             values[name] = "none"
-        elif small and name == "optimizer":
+        elif small and evidence is not None and full_batch and name == "optimizer":
             values[name] = torch.optim.LBFGS
-        elif small and name == "lr":
+        elif small and evidence is not None and full_batch and name == "lr":
             values[name] = 1.0
         else:
             values[name] = LARGE_DATA_VALUES[name]

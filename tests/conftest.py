@@ -2,15 +2,37 @@
 
 import numpy as np
 import pytest
+import torch
 
 from skrpf import MLP, RandomizedPriorRegressor
 
 
+#: The fixed values that the "auto" hyper-parameters take on large data: tests
+#: of the training machinery (schedules, bootstrap weights, the per-member
+#: path) pin them, so that they test that machinery on small, fast data sets.
+FIXED_HYPERPARAMETERS = dict(
+    prior_scale=1.0,
+    length_scale=1.0,
+    bootstrap="multinomial",
+    target_noise=0.0,
+    alpha=1e-2,
+    optimizer=torch.optim.Adam,
+    lr=1e-2,
+)
+
+
 def fast_regressor(**params) -> RandomizedPriorRegressor:
-    """A small, quick configuration for tests that do not measure fit quality."""
-    defaults = dict(module=MLP(hidden_layer_sizes=(16, 16)), n_estimators=4, max_epochs=20, random_state=0)
+    """A small, quick configuration with fixed hyper-parameters, for tests that do not measure fit quality."""
+    defaults = dict(
+        module=MLP(hidden_layer_sizes=(16, 16)), n_estimators=4, max_epochs=20, random_state=0, **FIXED_HYPERPARAMETERS
+    )
     defaults.update(params)
     return RandomizedPriorRegressor(**defaults)
+
+
+def fixed_regressor(**params) -> RandomizedPriorRegressor:
+    """The estimator with the fixed (large-data) hyper-parameters and the given parameters."""
+    return RandomizedPriorRegressor(**{**FIXED_HYPERPARAMETERS, **params})
 
 
 @pytest.fixture

@@ -68,6 +68,7 @@ def fit_ensemble(X, y, **overrides):
         module=linear_member,
         prior=gaussian_linear_prior,
         prior_scale=1.0,
+        length_scale=1.0,
         n_estimators=N_MEMBERS,
         bootstrap="none",
         target_noise=SIGMA,
