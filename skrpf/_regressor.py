@@ -94,31 +94,46 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         Factory of one member network: ``module(n_features_in, n_outputs)``
         returns a fresh :class:`torch.nn.Module` mapping (batch,
         n_features_in) to (batch, n_outputs). A class, a function or a
-        factory object such as :class:`~skrpf.MLP`; None means ``MLP()``:
-        two hidden layers of 50 ReLU units, Glorot initialisation. Pass
-        ``module=MLP(...)`` explicitly to search ``module__<param>``.
+        factory object such as :class:`~skrpf.MLP`; None means an ``MLP``
+        of two hidden layers of 50 units, Glorot initialisation, whose
+        activation is fitted on small data (ReLU, SiLU, tanh or sine, by the
+        marginal likelihood; see Notes) and is ReLU on large data. Pass
+        ``module=MLP(...)`` explicitly to fix it or search
+        ``module__<param>``.
     prior : callable or None, default=None
         Factory of one prior network, with the contract of ``module``. None
         means a fresh, independently initialised instance of the member
         architecture. Priors are never trained, never handed to the
         optimizer and never decayed. A fixed function, such as
         :class:`~skrpf.SinePrior`, is also a valid prior.
-    prior_scale : float, default=1.0
+    prior_scale : float or "auto", default="auto"
         The prior scale :math:`\beta \ge 0`; 0 disables the prior.
+        ``"auto"``: fitted by the marginal likelihood on small data (see
+        Notes), 1 on large data.
+    length_scale : float or "auto", default="auto"
+        The networks (members and priors) see the standardised inputs
+        divided by this length scale: smaller values give wigglier prior
+        functions, as a GP kernel's length scale does. ``"auto"``: fitted by
+        the marginal likelihood on small data, 1 on large data.
     n_estimators : int, default=10
         Number of members :math:`K \ge 1`.
-    bootstrap : str or resampler, default="multinomial"
-        Per-member reweighting of the data: ``"multinomial"`` (classic
+    bootstrap : str or resampler, default="auto"
+        Per-member reweighting of the data. ``"auto"``: ``"none"`` on small
+        data (the paper's recipe for the Gaussian case: the members differ
+        by their priors and target noise, and all of them see every
+        observation, so their spread vanishes at noise-free ones),
+        ``"multinomial"`` on large data. Or ``"multinomial"`` (classic
         bootstrap, as counts), ``"poisson"`` (Poisson(1) counts),
         ``"exponential"`` (Bayesian bootstrap), ``"bernoulli"`` (weights 0
         or 2 with probability 1/2), ``"none"``, or an object with a
         ``sample_weights(n_samples, n_estimators, random_state)`` method
         returning non-negative weights of shape (n_estimators, n_samples).
         See :mod:`skrpf.resamplers`. The weights multiply ``sample_weight``.
-    target_noise : float, default=0.0
+    target_noise : float or "auto", default="auto"
         Standard deviation :math:`\sigma \ge 0` of the fixed Gaussian noise
-        added to each member's targets, in the units the networks are
-        trained in (standardised when ``normalize_y=True``).
+        added to each member's targets, in the standardised units of y
+        (when ``normalize_y=True``). ``"auto"``: the noise level fitted by
+        the marginal likelihood on small data, 0 on large data.
     noise : {"none", "homoscedastic", "heteroscedastic"}, default="homoscedastic"
         Model of the observation noise, which ``predict(X, return_std=True)``
         adds to the spread of the members (see Notes and the user guide page
@@ -126,8 +141,10 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
 
         * ``"none"``: no noise model; the std is the member spread alone,
           as in Osband et al. (2018).
-        * ``"homoscedastic"``: one noise variance per target, estimated
-          after training from out-of-sample residuals: row ``i`` is predicted
+        * ``"homoscedastic"``: one noise variance per target. On small data
+          with ``bootstrap="auto"`` it is the level fitted by the marginal
+          likelihood (near 0 on noise-free data, as a GP's). Otherwise it is
+          estimated after training from out-of-sample residuals: row ``i`` is predicted
           by the members whose bootstrap weight for it is 0. Resamplers that
           leave (almost) no row out (``"none"``, ``"exponential"``: fewer than
           10% of the rows out of some member) get a cross-fitting mask
@@ -142,36 +159,47 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
           factory is called with ``2 * n_outputs`` outputs (means, then
           raw variances mapped through ``softplus``), the prior factory with
           ``n_outputs``.
-    alpha : float, default=1e-2
+    alpha : float or "auto", default="auto"
         L2 penalty :math:`\alpha \ge 0` on the trainable parameters, in the
-        summed objective below. Because it is not divided by the number of
+        summed objective below. ``"auto"``: on small data the fitted
+        noise-to-signal ratio :math:`\sigma^2/\beta^2` (at least 1e-8), the
+        penalty that makes linear members exact posterior draws; 1e-2 on
+        large data. Because it is not divided by the number of
         samples, its relative weight shrinks as data grow, as a Bayesian
         prior's does. In the linear-Gaussian case it is
         :math:`\sigma^2/\lambda` for a prior variance :math:`\lambda`.
     max_epochs : int or "auto", default="auto"
         Passes over the data. ``"auto"`` targets about 2,000 optimizer steps:
-        ``ceil(2000 / batches_per_epoch)`` epochs, within [10, 2000].
+        ``ceil(2000 / batches_per_epoch)`` epochs, within [10, 2000]. Under
+        L-BFGS an epoch is one step of up to 20 iterations and ``"auto"``
+        means 15 of them.
     batch_size : int, "auto" or None, default="auto"
         Rows per optimizer step. None means the full data set; ``"auto"``
-        means ``min(n_samples, 256)``.
+        means ``min(n_samples, 256)``, and the full data set under L-BFGS.
     predict_batch_size : int or None, default=None
         Rows per forward pass in the predict methods, which bounds their
         memory to ``O(n_estimators * predict_batch_size * width)``. None
         means 1024. It never changes the results: predictions are bit for
         bit the same whatever the batch size (see Notes).
-    lr : float, default=1e-2
-        Initial learning rate.
+    lr : float or "auto", default="auto"
+        Initial learning rate. ``"auto"``: 1 for L-BFGS (its line search
+        sets the step), 1e-2 for Adam.
     lr_schedule : {"cosine", "constant"}, default="cosine"
         How the learning rate evolves over the fit. ``"cosine"`` anneals it
         from ``lr`` to 0 along half a cosine, one step per optimizer step,
         so that training ends at the minimum instead of jittering around it
         (on the UCI benchmark this lowered the test NLL most on nearly
         noise-free targets). ``"constant"`` keeps ``lr``; use it when
-        ``callbacks`` holds a scheduler of your own.
-    optimizer : torch optimizer class, default=torch.optim.Adam
-        Built over the trainable parameters of all members. Adam's updates
-        are per parameter, so the members stay independent;
-        :class:`torch.optim.LBFGS` is supported too.
+        ``callbacks`` holds a scheduler of your own. Not applied to
+        L-BFGS, whose line search sets its own steps.
+    optimizer : torch optimizer class or "auto", default="auto"
+        Built over the trainable parameters of all members. ``"auto"``: on
+        small data, full-batch :class:`torch.optim.LBFGS` (strong Wolfe line
+        search, history 10), followed by an exact float64 solve of the
+        members' output layer; :class:`torch.optim.Adam` on large data, on
+        mini-batches, or when ``normalize_y=False`` leaves targets beyond
+        1e3. Adam's updates are per parameter, so the members stay
+        independent.
     callbacks : list of skorch callbacks or None, default=None
         Extra :mod:`skorch.callbacks`; they are copied, never mutated.
     max_grad_norm : float or None, default=None
@@ -194,6 +222,12 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         lacks (``"cuda"`` on a CPU-only torch) is refused by ``fit`` with a
         ValueError. After fit, ``set_params(device=...)`` moves the fitted
         ensemble there at the next prediction.
+    n_threads : int, "auto" or None, default="auto"
+        torch threads during ``fit``. ``"auto"``: one thread on small data,
+        where more threads save nothing and, on a machine whose cores are
+        busy, their spin-waiting slowed fits by 10-40x; torch's setting on
+        large data. None: torch's setting. The previous setting is restored
+        when ``fit`` returns. torch's thread count is global to the process.
     random_state : int, RandomState instance or None, default=None
         Seeds initialisation, priors, bootstrap, target noise and shuffling.
         An int gives bit-identical results across fits and processes. The
@@ -229,6 +263,21 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         ``"heteroscedastic"`` the root mean predicted noise variance over
         the training rows (a summary; the model's noise depends on x, see
         :meth:`predict_noise_std`).
+    length_scale_ : float
+        The input length scale used, in standardised input units.
+    prior_scale_ : float
+        The prior scale used, in standardised units of y.
+    target_noise_ : float
+        The target noise used, in standardised units of y.
+    alpha_ : float
+        The L2 penalty used.
+    activation_ : str or None
+        The activation chosen for the default MLP by the marginal
+        likelihood, or None where none was chosen.
+    log_marginal_likelihood_ : float or None
+        The log marginal likelihood of the standardised targets under the
+        chosen prior kernel, in nats; None where no hyper-parameter was
+        fitted (large data, or every one of them given).
 
     See Also
     --------
@@ -268,6 +317,22 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
     With ``noise="heteroscedastic"``, member :math:`k` minimises
     :math:`\sum_i w_{ki}\, [\tfrac12 \log s_k^2(x_i) + (y_i - Q_k(x_i))^2
     / (2 s_k^2(x_i))] + \alpha \lVert \theta_k \rVert^2` instead.
+
+    **Hyper-parameters on small data.** On up to 2,000 training rows (and
+    unless ``noise="heteroscedastic"``), the parameters left at ``"auto"``
+    are fitted as a GP fits its kernel: by the log marginal likelihood
+    :math:`\log N(y \mid 0, \beta^2 K_\ell + \sigma^2 I)` of the
+    standardised targets, where :math:`K_\ell(x, x') = E[p(x/\ell)\,
+    p(x'/\ell)]` is the covariance of the prior networks, estimated from 256
+    random draws of the prior factory. It is maximised over the length scale
+    :math:`\ell` (a grid), the activation of the default MLP, the prior
+    scale :math:`\beta` (in closed form) and the noise :math:`\sigma^2`
+    (a grid, with a weak prior toward less noise). The members then train on
+    every row against targets perturbed by noise of the fitted level, with
+    :math:`\alpha = \sigma^2/\beta^2`, by full-batch L-BFGS; the fitted
+    :math:`\beta` scales members and priors alike
+    (:math:`Q = \beta (f + p)`), and the output layer is finally solved
+    exactly. See the user guide, "Hyper-parameters fitted to the data".
 
     Interrupting ``fit`` with ``KeyboardInterrupt`` while the members train
     stops training at that point, as in skorch: the estimator is fitted with
@@ -496,7 +561,9 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         # Reported in the standardised units of y, whether the scale is
         # applied to the priors alone or to the whole output (see _auto).
         self.prior_scale_ = hyper.prior_scale * hyper.output_scale
-        self.target_noise_ = hyper.target_noise * hyper.output_scale
+        # A given value is reported as given, not as its round trip through the output scale.
+        given_noise = not (isinstance(self.target_noise, str) and self.target_noise == "auto")
+        self.target_noise_ = float(self.target_noise) if given_noise else hyper.target_noise * hyper.output_scale
         self._network_prior_scale = hyper.prior_scale
         self.alpha_ = hyper.alpha
         self.activation_ = hyper.activation
