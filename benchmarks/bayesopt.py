@@ -55,7 +55,9 @@ PROBLEMS = {
 }
 
 
-def run_once(problem: str, method: str, seed: int, calls: int, acq_optimizer: str) -> tuple[list[float], float]:
+def run_once(
+    problem: str, method: str, seed: int, calls: int, acq_optimizer: str
+) -> tuple[list[float], float]:
     """One optimisation run; returns the best value after each call and the CPU seconds."""
     function, box, _ = PROBLEMS[problem]
     rng = np.random.RandomState(seed)
@@ -85,7 +87,9 @@ def run_once(problem: str, method: str, seed: int, calls: int, acq_optimizer: st
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--calls", type=int, default=40)
     parser.add_argument("--problems", nargs="+", default=["branin", "hart6"], choices=sorted(PROBLEMS))
@@ -93,7 +97,9 @@ def main() -> None:
     parser.add_argument("--acq-optimizer", default="sampling", choices=["sampling", "auto", "lbfgs"])
     parser.add_argument("--plot", action="store_true")
     args = parser.parse_args()
-    print_header(f"Bayesian optimisation, {args.calls} calls, {args.seeds} seeds, acq_optimizer={args.acq_optimizer}")
+    print_header(
+        f"Bayesian optimisation, {args.calls} calls, {args.seeds} seeds, acq_optimizer={args.acq_optimizer}"
+    )
     warnings.filterwarnings("ignore")  # skopt's and the GP's convergence warnings
 
     curves: dict[tuple[str, str], np.ndarray] = {}
@@ -102,7 +108,9 @@ def main() -> None:
         minimum = PROBLEMS[problem][2]
         rows, regret, cpu = [], {}, {}
         for method in args.methods:
-            runs = [run_once(problem, method, seed, args.calls, args.acq_optimizer) for seed in range(args.seeds)]
+            runs = [
+                run_once(problem, method, seed, args.calls, args.acq_optimizer) for seed in range(args.seeds)
+            ]
             best = np.array([r[0] for r in runs])
             curves[problem, method] = best
             regret[method] = float(np.mean(best[:, -1] - minimum))
@@ -121,7 +129,9 @@ def main() -> None:
         print_table(rows)
         if {"skopt GP", "skrpf", "random"} <= set(args.methods):
             bound = 1.5 * regret["skopt GP"] + 0.05 * regret["random"]
-            ok &= verdict(f"{problem}: skrpf's mean final regret", regret["skrpf"], bound, higher_is_better=False)
+            ok &= verdict(
+                f"{problem}: skrpf's mean final regret", regret["skrpf"], bound, higher_is_better=False
+            )
             ok &= verdict(f"{problem}: skrpf's CPU / GP's", cpu["skrpf"] / cpu["skopt GP"], 3.0, False)
         print()
     if args.plot:
@@ -143,7 +153,9 @@ def _plot(curves, problems, methods) -> None:
             calls = np.arange(1, regret.shape[1] + 1)
             median = np.median(regret, axis=0)
             ax.plot(calls, median, label=method)
-            ax.fill_between(calls, np.quantile(regret, 0.25, axis=0), np.quantile(regret, 0.75, axis=0), alpha=0.2)
+            ax.fill_between(
+                calls, np.quantile(regret, 0.25, axis=0), np.quantile(regret, 0.75, axis=0), alpha=0.2
+            )
         ax.set_yscale("log")
         ax.set_title(problem)
         ax.set_xlabel("calls")

@@ -48,6 +48,14 @@ LENGTH_SCALES = (0.1, 0.17, 0.3, 0.5, 0.8, 1.3, 2.2)
 #: down to a noise standard deviation of about 1e-5 of the signal's.
 NOISE_RATIOS = np.logspace(-10.0, 1.0, 56)
 
+#: The range of the fitted prior scale, in standard deviations of y. On a
+#: few hundred rows of a nearly linear function the likelihood keeps rising
+#: toward a near-linear kernel of huge amplitude (beta above 1,000 on UCI
+#: energy's training rows), which the networks, asked to cancel priors a
+#: thousand times larger than the data, cannot train to; priors more than
+#: ten times the spread of the data are no belief anyone holds.
+PRIOR_SCALE_RANGE = (0.1, 10.0)
+
 #: A weak prior toward less noise, in nats per decade of the noise ratio:
 #: ``log p(r) = -NOISE_PRIOR_PER_DECADE * log10(r)``. Where the data cannot
 #: tell noise from signal (20 noise-free points in 6-D fit a short length
@@ -111,8 +119,8 @@ def _mlp_draws(factory: MLP, n_features: int, n_draws: int, generator: torch.Gen
     for fan_in, fan_out in zip(widths[:-1], widths[1:], strict=True):
         weight_bound = np.sqrt(6.0 / (fan_in + fan_out))
         bias_bound = 1.0 / np.sqrt(fan_in)
-        weight = (2 * torch.rand((n_draws, fan_in, fan_out), generator=generator, dtype=torch.float64) - 1)
-        bias = (2 * torch.rand((n_draws, 1, fan_out), generator=generator, dtype=torch.float64) - 1)
+        weight = 2 * torch.rand((n_draws, fan_in, fan_out), generator=generator, dtype=torch.float64) - 1
+        bias = 2 * torch.rand((n_draws, 1, fan_out), generator=generator, dtype=torch.float64) - 1
         layers.append((weight * weight_bound, bias * bias_bound))
 
     def forward(x: torch.Tensor) -> torch.Tensor:
@@ -139,7 +147,7 @@ def log_marginal_likelihoods(G: np.ndarray, Y: np.ndarray, ratios: np.ndarray, p
         The noise-to-signal ratios ``r = sigma^2 / beta^2``.
     prior_scale : float or None
         A fixed ``beta``; None profiles it out: ``beta^2`` is set to its
-        maximum-likelihood value for each ratio.
+        maximum-likelihood value for each ratio, within ``PRIOR_SCALE_RANGE``.
 
     Returns
     -------
@@ -158,15 +166,15 @@ def log_marginal_likelihoods(G: np.ndarray, Y: np.ndarray, ratios: np.ndarray, p
     log_det = np.log(w + r).sum(axis=1) + (n - w.size) * np.log(ratios)
     size = n * n_targets
     if prior_scale is None:
-        amplitude = quadratic / size  # beta^2 that maximises the likelihood
-        log_likelihood = -0.5 * size * (np.log(2 * np.pi * amplitude) + 1) - 0.5 * n_targets * log_det
+        # The beta^2 that maximises the likelihood, within the plausible range;
+        # for a fixed r the likelihood is unimodal in beta^2, so clipping gives
+        # the constrained maximum.
+        amplitude = np.clip(quadratic / size, PRIOR_SCALE_RANGE[0] ** 2, PRIOR_SCALE_RANGE[1] ** 2)
     else:
         amplitude = np.full_like(quadratic, float(prior_scale) ** 2)
-        log_likelihood = (
-            -0.5 * size * np.log(2 * np.pi * amplitude)
-            - 0.5 * n_targets * log_det
-            - 0.5 * quadratic / amplitude
-        )
+    log_likelihood = (
+        -0.5 * size * np.log(2 * np.pi * amplitude) - 0.5 * n_targets * log_det - 0.5 * quadratic / amplitude
+    )
     return log_likelihood, np.sqrt(amplitude)
 
 
@@ -215,7 +223,7 @@ def choose_by_evidence(
                 continue
             values, betas = log_marginal_likelihoods(G, Y, NOISE_RATIOS, prior_scale)
             i = int(np.argmax(values - NOISE_PRIOR_PER_DECADE * np.log10(NOISE_RATIOS)))
-            row = dict(
+            row: dict = dict(
                 candidate=index,
                 length_scale=float(length_scale),
                 prior_scale=float(betas[i]),

@@ -25,7 +25,9 @@ from ._ensemble import BatchedSequential
 MIN_RELATIVE_RIDGE = 1e-9
 
 
-def refit_output_layer_(members, X: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor, alpha: float) -> bool:
+def refit_output_layer_(
+    members, X: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor, alpha: float
+) -> bool:
     """Replace the members' output layer by the exact minimiser of their objective.
 
     Parameters

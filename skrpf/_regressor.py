@@ -21,8 +21,8 @@ from ._auto import resolve as resolve_auto
 from ._ensemble import RandomizedPriorEnsemble, VmapStack
 from ._gradients import predict_with_gradients
 from ._losses import WeightedGaussianNLL, split_mean_variance
-from ._output_layer import refit_output_layer_
 from ._noise import NOISE_MODELS, OUT_OF_BAG_MAX_ROWS, ensure_out_of_bag_rows, out_of_bag_noise_variance
+from ._output_layer import refit_output_layer_
 from ._random import private_torch_rng, resolve_seed
 from ._schedule import LR_SCHEDULES, lr_schedule_callbacks, resolve_batch_size, resolve_max_epochs
 from ._threads import resolve_threads, torch_threads
@@ -318,7 +318,7 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
     :math:`\sum_i w_{ki}\, [\tfrac12 \log s_k^2(x_i) + (y_i - Q_k(x_i))^2
     / (2 s_k^2(x_i))] + \alpha \lVert \theta_k \rVert^2` instead.
 
-    **Hyper-parameters on small data.** On up to 2,000 training rows (and
+    **Hyper-parameters on small data.** On up to 200 training rows (and
     unless ``noise="heteroscedastic"``), the parameters left at ``"auto"``
     are fitted as a GP fits its kernel: by the log marginal likelihood
     :math:`\log N(y \mid 0, \beta^2 K_\ell + \sigma^2 I)` of the
@@ -526,7 +526,6 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         X, Y, sample_weight = self._validate_training_data(X, y, sample_weight)
         n_samples, n_features = X.shape
         n_outputs = Y.shape[1]
-        K = int(self.n_estimators)
         device = torch.device(self.device)
 
         seed = resolve_seed(self.random_state)
@@ -539,7 +538,10 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         threads = resolve_threads(self.n_threads, n_samples)
         with torch_threads(threads):
             hyper = resolve_auto(
-                self.get_params(deep=False), (X - x_mean) / x_scale, (Y - y_mean) / y_scale, int(evidence_seed)
+                self.get_params(deep=False),
+                (X - x_mean) / x_scale,
+                (Y - y_mean) / y_scale,
+                int(evidence_seed),
             )
             # The length scale divides the standardised inputs: folded into
             # the scale, it applies in every predict method and survives save/load.
@@ -548,7 +550,16 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
             noise_scale = y_scale
             y_scale = y_scale * hyper.output_scale
             fitted = self._train(
-                X, Y, sample_weight, hyper, x_mean, x_scale, y_mean, y_scale, noise_scale, device,
+                X,
+                Y,
+                sample_weight,
+                hyper,
+                x_mean,
+                x_scale,
+                y_mean,
+                y_scale,
+                noise_scale,
+                device,
                 (init_seed, weight_seed, noise_seed, shuffle_seed, oob_seed),
             )
         ensemble, net, noise_var, max_epochs, batch_size = fitted
@@ -563,7 +574,9 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         self.prior_scale_ = hyper.prior_scale * hyper.output_scale
         # A given value is reported as given, not as its round trip through the output scale.
         given_noise = not (isinstance(self.target_noise, str) and self.target_noise == "auto")
-        self.target_noise_ = float(self.target_noise) if given_noise else hyper.target_noise * hyper.output_scale
+        self.target_noise_ = (
+            float(self.target_noise) if given_noise else hyper.target_noise * hyper.output_scale
+        )
         self._network_prior_scale = hyper.prior_scale
         self.alpha_ = hyper.alpha
         self.activation_ = hyper.activation
@@ -581,7 +594,9 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
             self.noise_std_ = np.sqrt(noise_var)
         return self
 
-    def _train(self, X, Y, sample_weight, hyper, x_mean, x_scale, y_mean, y_scale, noise_scale, device, seeds):
+    def _train(
+        self, X, Y, sample_weight, hyper, x_mean, x_scale, y_mean, y_scale, noise_scale, device, seeds
+    ):
         """Build the members and priors, train them, and estimate the noise.
 
         Returns the ensemble (float32, eval mode), the skorch net(s), the
@@ -608,19 +623,23 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         batch_size = resolve_batch_size(self.batch_size, n_samples, full_batch=full_batch)
         max_epochs = resolve_max_epochs(self.max_epochs, n_samples, batch_size, lbfgs=full_batch)
         # L-BFGS sets its own step lengths; a learning-rate schedule would fight its line search.
-        schedule = [] if full_batch else lr_schedule_callbacks(self.lr_schedule, max_epochs, n_samples, batch_size)
+        schedule = (
+            [] if full_batch else lr_schedule_callbacks(self.lr_schedule, max_epochs, n_samples, batch_size)
+        )
 
         with private_torch_rng(int(init_seed), device):
             member_outputs = 2 * n_outputs if self.noise == "heteroscedastic" else n_outputs
             members, priors = self._build_networks(
                 n_features, member_outputs, n_outputs, X_t[:1].cpu(), K, hyper.activation, hyper.prior_scale
             )
-            ensemble = RandomizedPriorEnsemble(members, priors, hyper.prior_scale, vectorize=self.vectorize).to(
-                device
-            )
+            ensemble = RandomizedPriorEnsemble(
+                members, priors, hyper.prior_scale, vectorize=self.vectorize
+            ).to(device)
             if self.vectorize:
                 _check_vectorizable(ensemble, X_t[:2])
-            targets, prior_terms = self._member_targets(ensemble, X_t, Y_t, int(noise_seed), hyper.target_noise)
+            targets, prior_terms = self._member_targets(
+                ensemble, X_t, Y_t, int(noise_seed), hyper.target_noise
+            )
             dataset = EnsembleDataset(X_t, targets, weights_t)
             net_kwargs = dict(
                 optimizer=hyper.optimizer,
@@ -668,11 +687,26 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         ensemble.double().eval()
         if hyper.solve_output_layer and self.noise != "heteroscedastic":
             # After the out-of-bag pass, which runs on the float32 tensors.
-            self._solve_output_layer(ensemble, X, Y, x_mean, x_scale, y_mean, y_scale, Y_t, targets, prior_terms, weights_t, hyper.alpha)
+            self._solve_output_layer(
+                ensemble,
+                X,
+                Y,
+                x_mean,
+                x_scale,
+                y_mean,
+                y_scale,
+                Y_t,
+                targets,
+                prior_terms,
+                weights_t,
+                hyper.alpha,
+            )
         return ensemble, net, noise_var, max_epochs, batch_size
 
     @staticmethod
-    def _solve_output_layer(ensemble, X, Y, x_mean, x_scale, y_mean, y_scale, Y_t, targets, prior_terms, weights, alpha):
+    def _solve_output_layer(
+        ensemble, X, Y, x_mean, x_scale, y_mean, y_scale, Y_t, targets, prior_terms, weights, alpha
+    ):
         """Solve the members' output layer exactly, in float64 (see :mod:`skrpf._output_layer`).
 
         The weights stay in float64, the precision of prediction, so that a

@@ -6,7 +6,6 @@ import torch
 
 from skrpf import MLP, RandomizedPriorRegressor
 
-
 #: The fixed values that the "auto" hyper-parameters take on large data: tests
 #: of the training machinery (schedules, bootstrap weights, the per-member
 #: path) pin them, so that they test that machinery on small, fast data sets.
@@ -24,7 +23,11 @@ FIXED_HYPERPARAMETERS = dict(
 def fast_regressor(**params) -> RandomizedPriorRegressor:
     """A small, quick configuration with fixed hyper-parameters, for tests that do not measure fit quality."""
     defaults = dict(
-        module=MLP(hidden_layer_sizes=(16, 16)), n_estimators=4, max_epochs=20, random_state=0, **FIXED_HYPERPARAMETERS
+        module=MLP(hidden_layer_sizes=(16, 16)),
+        n_estimators=4,
+        max_epochs=20,
+        random_state=0,
+        **FIXED_HYPERPARAMETERS,
     )
     defaults.update(params)
     return RandomizedPriorRegressor(**defaults)

@@ -43,7 +43,9 @@ def test_example_runs_and_draws(path, monkeypatch, one_torch_thread):
     # enough to exercise every line.
     resolve_max_epochs = skrpf._regressor.resolve_max_epochs
     monkeypatch.setattr(
-        skrpf._regressor, "resolve_max_epochs", lambda *args, **kwargs: min(resolve_max_epochs(*args, **kwargs), 100)
+        skrpf._regressor,
+        "resolve_max_epochs",
+        lambda *args, **kwargs: min(resolve_max_epochs(*args, **kwargs), 100),
     )
     shown = []
 

@@ -97,7 +97,12 @@ def test_same_random_state_gives_identical_fits_across_processes(tmp_path, data_
     subprocess.run([sys.executable, "-c", script], check=True)
     # The defaults' path: hyper-parameters from the evidence, then L-BFGS.
     here = RandomizedPriorRegressor(
-        module=MLP(hidden_layer_sizes=(16, 16)), n_estimators=4, max_epochs=20, target_noise=0.2, batch_size=8, random_state=3
+        module=MLP(hidden_layer_sizes=(16, 16)),
+        n_estimators=4,
+        max_epochs=20,
+        target_noise=0.2,
+        batch_size=8,
+        random_state=3,
     )
     here = here.fit(X, y).predict_members(X)
     np.testing.assert_array_equal(np.load(tmp_path / "members.npy"), here)

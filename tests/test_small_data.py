@@ -1,6 +1,6 @@
 """The small-data regime: hyper-parameters from the prior networks' marginal likelihood.
 
-On at most 2000 rows the ``"auto"`` parameters are fitted by the evidence of
+On small data (at most ``SMALL_DATA_MAX_ROWS`` rows) the ``"auto"`` parameters are fitted by the evidence of
 the prior networks' kernel (:mod:`skrpf._evidence`), members train on all
 rows by full-batch L-BFGS and the output layer is solved in closed form
 (:mod:`skrpf._output_layer`). These tests check the behaviour a posterior
@@ -18,9 +18,11 @@ from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
 
 from skrpf import MLP, RandomizedPriorRegressor
+from skrpf._auto import SMALL_DATA_MAX_ROWS
 from skrpf._ensemble import stack_modules
 from skrpf._evidence import LENGTH_SCALES, choose_by_evidence, log_marginal_likelihoods
 from skrpf._output_layer import refit_output_layer_
+from skrpf._threads import SMALL_WORK_MAX_ROWS
 
 
 def _smooth_2d(X):
@@ -198,7 +200,10 @@ def test_fixed_target_noise_survives_exactly_whatever_the_fitted_prior_scale(dat
     for value in (0.1, 0.3, 0.07, 0.123):
         for seed in range(5):
             model = RandomizedPriorRegressor(
-                n_estimators=2, module=MLP(hidden_layer_sizes=(8,)), max_epochs=1, random_state=seed,
+                n_estimators=2,
+                module=MLP(hidden_layer_sizes=(8,)),
+                max_epochs=1,
+                random_state=seed,
                 target_noise=value,
             ).fit(X, y)
             if model.target_noise_ != value:
@@ -220,7 +225,10 @@ def test_all_tuned_values_fixed_skips_the_evidence(data_small):
     # Control: with one value left at "auto", the evidence draws many priors from the factory.
     prior = CountingFactory()
     RandomizedPriorRegressor(
-        n_estimators=5, module=MLP(hidden_layer_sizes=(16, 16)), prior=prior, random_state=0,
+        n_estimators=5,
+        module=MLP(hidden_layer_sizes=(16, 16)),
+        prior=prior,
+        random_state=0,
         **{**fixed, "alpha": "auto"},
     ).fit(X, y)
     assert prior.calls > 5
@@ -240,7 +248,14 @@ def test_same_seed_gives_identical_fit_and_other_seed_differs():
     X = rng.uniform(-2, 2, size=(25, 2))
     y = _smooth_2d(X) + 0.1 * rng.standard_normal(25)
     grid = rng.uniform(-3, 3, size=(50, 2))
-    names = ("length_scale_", "prior_scale_", "target_noise_", "alpha_", "activation_", "log_marginal_likelihood_")
+    names = (
+        "length_scale_",
+        "prior_scale_",
+        "target_noise_",
+        "alpha_",
+        "activation_",
+        "log_marginal_likelihood_",
+    )
 
     def fit(seed):
         return RandomizedPriorRegressor(n_estimators=4, random_state=seed).fit(X, y)
@@ -337,7 +352,9 @@ def test_output_layer_solve_is_the_ridge_minimiser_and_lowers_the_objective():
         # Equivalently, the least-squares solution of the augmented system.
         augmented = np.vstack([np.sqrt(w)[:, None] * features, np.sqrt(alpha) * np.eye(features.shape[1])])
         rhs = np.concatenate([np.sqrt(w) * targets[:, k, 0].numpy(), np.zeros(features.shape[1])])
-        np.testing.assert_allclose(expected, np.linalg.lstsq(augmented, rhs, rcond=None)[0], rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(
+            expected, np.linalg.lstsq(augmented, rhs, rcond=None)[0], rtol=1e-8, atol=1e-10
+        )
 
 
 def test_fitted_members_interpolate_noise_free_training_targets():
@@ -376,9 +393,10 @@ def test_invalid_n_threads_is_refused(n_threads):
 
 # ------------------------------------------------------------------ the large-data regime
 def test_large_data_keeps_the_fixed_values_and_adam(torch_two_threads):
+    n = SMALL_DATA_MAX_ROWS + 1
     rng = np.random.RandomState(0)
-    X = rng.uniform(-1, 1, size=(2001, 2))
-    y = np.sin(3 * X[:, 0]) + 0.1 * rng.standard_normal(2001)
+    X = rng.uniform(-1, 1, size=(n, 2))
+    y = np.sin(3 * X[:, 0]) + 0.1 * rng.standard_normal(n)
     module = CountingFactory(hidden_layer_sizes=(8,))
     model = RandomizedPriorRegressor(n_estimators=2, module=module, max_epochs=1, random_state=0).fit(X, y)
     assert model.log_marginal_likelihood_ is None
@@ -389,13 +407,19 @@ def test_large_data_keeps_the_fixed_values_and_adam(torch_two_threads):
     assert model.activation_ is None
     assert type(model.net_.optimizer_) is torch.optim.Adam
     assert model.net_.lr == 1e-2
-    # Beyond 2000 rows "auto" leaves torch's thread count alone.
-    assert module.threads_seen == {torch_two_threads}
-    assert torch.get_num_threads() == torch_two_threads
 
     # One row fewer is small data: the evidence runs and L-BFGS trains.
     small = RandomizedPriorRegressor(
         n_estimators=2, module=MLP(hidden_layer_sizes=(8,)), max_epochs=1, random_state=0
-    ).fit(X[:2000], y[:2000])
+    ).fit(X[:-1], y[:-1])
     assert small.log_marginal_likelihood_ is not None
     assert type(small.net_.optimizer_) is torch.optim.LBFGS
+
+
+def test_auto_threads_leave_large_work_to_torch(torch_two_threads):
+    n = SMALL_WORK_MAX_ROWS + 1
+    X = np.random.RandomState(0).uniform(-1, 1, size=(n, 2))
+    module = CountingFactory(hidden_layer_sizes=(8,))
+    RandomizedPriorRegressor(n_estimators=2, module=module, max_epochs=1, random_state=0).fit(X, X[:, 0])
+    assert module.threads_seen == {torch_two_threads}
+    assert torch.get_num_threads() == torch_two_threads
