@@ -55,9 +55,8 @@ ALPHA_PER_NOISE_RATIO = 1.0
 #: an exactly interpolated data set well posed.
 MIN_ALPHA = 1e-8
 #: Smallest noise variance chosen automatically, in standardised units: a
-#: noise standard deviation of 1e-5 of std(y), near float32's resolution of
-#: the targets the members train on.
-MIN_FITTED_NOISE_VARIANCE = 1e-10
+#: noise standard deviation of 1e-6 of std(y).
+MIN_FITTED_NOISE_VARIANCE = 1e-12
 
 #: L-BFGS settings of the small-data regime. A short history keeps the cost
 #: of each iteration close to that of one forward and backward pass.
