@@ -20,7 +20,7 @@ from __future__ import annotations
 import _common  # noqa: F401  (puts the source checkout on sys.path)
 import numpy as np
 import torch
-from _common import interleaved_best_times, print_header, print_table, toy_1d, verdict, warm_up
+from _common import FIXED, interleaved_best_times, print_header, print_table, toy_1d, verdict, warm_up
 
 from skrpf import RandomizedPriorRegressor
 
@@ -94,7 +94,11 @@ def hand_written_fit(
 
 def estimator_fit(X: np.ndarray, y: np.ndarray, seed: int = 0) -> RandomizedPriorRegressor:
     return RandomizedPriorRegressor(
-        n_estimators=K, max_epochs=EPOCHS, batch_size=BATCH, lr=LR, alpha=ALPHA, random_state=seed
+        n_estimators=K,
+        max_epochs=EPOCHS,
+        batch_size=BATCH,
+        random_state=seed,
+        **{**FIXED, "lr": LR, "alpha": ALPHA},
     ).fit(X, y)
 
 

@@ -19,7 +19,7 @@ import time
 
 import _common  # noqa: F401  (puts the source checkout on sys.path)
 import numpy as np
-from _common import print_header, print_table, verdict, warm_up
+from _common import FIXED, print_header, print_table, verdict, warm_up
 
 from skrpf import RandomizedPriorRegressor
 
@@ -46,7 +46,7 @@ def main() -> None:
     rng = np.random.RandomState(0)
     X = rng.uniform(-1, 1, size=(200, 5))
     y = np.sin(3 * X[:, 0]) + X[:, 1] ** 2
-    model = RandomizedPriorRegressor(n_estimators=10, max_epochs=20, random_state=0).fit(X, y)
+    model = RandomizedPriorRegressor(n_estimators=10, max_epochs=20, random_state=0, **FIXED).fit(X, y)
     x = rng.uniform(-1, 1, size=(1, 5))
     single, single_all = latencies(lambda: model.predict(x, return_std=True))
     mean_only, mean_only_all = latencies(lambda: model.predict(x))

@@ -29,8 +29,7 @@ import warnings
 
 import _common  # noqa: F401  (puts the source checkout on sys.path)
 import numpy as np
-import torch
-from _common import print_header, print_table, verdict
+from _common import FIXED, print_header, print_table, verdict
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
@@ -147,16 +146,9 @@ def main() -> None:
         y = smooth(X)
         fits = {
             "defaults": lambda X=X, y=y: RandomizedPriorRegressor(random_state=0).fit(X, y),
-            "large-data schedule": lambda X=X, y=y: RandomizedPriorRegressor(
-                bootstrap="multinomial",
-                prior_scale=1.0,
-                length_scale=1.0,
-                target_noise=0.0,
-                alpha=1e-2,
-                optimizer=torch.optim.Adam,
-                lr=1e-2,
-                random_state=0,
-            ).fit(X, y),
+            "large-data schedule": lambda X=X, y=y: RandomizedPriorRegressor(random_state=0, **FIXED).fit(
+                X, y
+            ),
             "GP": lambda X=X, y=y: gp(noisy=False).fit(X, y),
         }
         row: dict[str, object] = {"n": n}

@@ -26,7 +26,7 @@ from __future__ import annotations
 import _common  # noqa: F401  (puts the source checkout on sys.path)
 import numpy as np
 import torch
-from _common import interleaved_best_times, print_header, print_table, toy_1d, verdict, warm_up
+from _common import FIXED, interleaved_best_times, print_header, print_table, toy_1d, verdict, warm_up
 from engine_overhead import hand_written_fit, optimizer_settings
 from skorch import NeuralNetRegressor
 from torch import nn
@@ -79,7 +79,7 @@ def fit_literal(X: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, seed
 
 def fit_skrpf(X: np.ndarray, y: np.ndarray, epochs: int, batch_size: int | None, seed: int = 0):
     return RandomizedPriorRegressor(
-        n_estimators=K, max_epochs=epochs, batch_size=batch_size, lr=LR, random_state=seed
+        n_estimators=K, max_epochs=epochs, batch_size=batch_size, random_state=seed, **{**FIXED, "lr": LR}
     ).fit(X, y)
 
 

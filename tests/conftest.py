@@ -2,22 +2,14 @@
 
 import numpy as np
 import pytest
-import torch
 
 from skrpf import MLP, RandomizedPriorRegressor
+from skrpf._auto import LARGE_DATA_VALUES
 
 #: The fixed values that the "auto" hyper-parameters take on large data: tests
 #: of the training machinery (schedules, bootstrap weights, the per-member
 #: path) pin them, so that they test that machinery on small, fast data sets.
-FIXED_HYPERPARAMETERS = dict(
-    prior_scale=1.0,
-    length_scale=1.0,
-    bootstrap="multinomial",
-    target_noise=0.0,
-    alpha=1e-2,
-    optimizer=torch.optim.Adam,
-    lr=1e-2,
-)
+FIXED_HYPERPARAMETERS = dict(LARGE_DATA_VALUES)
 
 
 def fast_regressor(**params) -> RandomizedPriorRegressor:
