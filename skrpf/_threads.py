@@ -13,6 +13,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import torch
+from threadpoolctl import threadpool_limits
 
 #: Training rows up to which ``n_threads="auto"`` fits on one thread: ten
 #: 2x50 MLPs on 2,000 rows are small work for a second core.
@@ -30,18 +31,23 @@ def resolve_threads(n_threads, n_samples: int) -> int | None:
 
 @contextmanager
 def torch_threads(n_threads: int | None):
-    """Run a block with ``torch.set_num_threads(n_threads)``, then restore the previous count.
+    """Run a block with ``n_threads`` torch and BLAS threads, then restore the previous counts.
 
     torch's thread count is global to the process: two estimators used from
     two Python threads at once may see each other's setting, which changes
     speed, never results.
     """
-    previous = torch.get_num_threads()
-    if n_threads is None or n_threads == previous:
+    if n_threads is None:
         yield
         return
-    torch.set_num_threads(n_threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
+    previous = torch.get_num_threads()
+    # numpy's BLAS (the evidence's linear algebra) spins up threads of its own.
+    with threadpool_limits(limits=n_threads, user_api="blas"):
+        if n_threads == previous:
+            yield
+            return
+        torch.set_num_threads(n_threads)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(previous)
