@@ -6,7 +6,8 @@ Osband et al. (2018, Lemma 3) show that for a linear model with Gaussian
 noise, randomized priors are not an approximation: with
 
 * a prior draw :math:`\\tilde\\theta_k \\sim N(0, \\lambda I)` as the prior
-  function :math:`p_k(x) = x^\\top \\tilde\\theta_k` (``prior_scale=1``),
+  function :math:`p_k(x) = x^\\top \\tilde\\theta_k` (``prior_scale=1``,
+  on the raw inputs: ``length_scale=1``, ``normalize_X=False``),
 * targets perturbed by fixed noise, :math:`y_i + \\sigma \\epsilon_{ki}`
   (``target_noise=sigma``), no bootstrap (``bootstrap="none"``),
 * the penalty :math:`(\\sigma^2/\\lambda) \\lVert\\theta\\rVert^2` on the trained
@@ -18,8 +19,12 @@ the posterior :math:`N(\\mu, \\Sigma)` with
 :math:`\\mu = \\Sigma X^\\top y / \\sigma^2`.
 
 Here the members are linear maps without bias, so each member's weights are
-its predictions on the unit vectors. The test suite checks the same result
-numerically (``tests/test_linear_posterior.py``).
+its predictions on the unit vectors. Every quantity of the lemma is given
+explicitly: left at ``"auto"``, the length scale (and the prior scale, target
+noise and penalty) would be fitted to these ten rows by the marginal
+likelihood (:doc:`/hyperparameters`), and the members would sample the
+posterior of that fitted model rather than of the one drawn here. The test
+suite checks the same result numerically (``tests/test_linear_posterior.py``).
 """
 
 import matplotlib.pyplot as plt
@@ -55,6 +60,7 @@ model = RandomizedPriorRegressor(
     module=linear,
     prior=gaussian_prior,
     prior_scale=1.0,
+    length_scale=1.0,
     n_estimators=300,
     bootstrap="none",
     target_noise=sigma,

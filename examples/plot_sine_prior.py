@@ -10,10 +10,16 @@ resamples and initialisations. The prior then encodes a belief about the
 :class:`~skrpf.SinePrior` evaluates :math:`\\sin(3x)` on the inputs the
 networks see. With ``normalize_X=False`` and ``normalize_y=False`` those are
 the raw x and y, so the prior is :math:`\\sin(3x)` in the units of the plot.
+The other settings are those of
+:ref:`sphx_glr_auto_examples_plot_paper_toy.py`, written out (``prior_scale=1``,
+``length_scale=1``, the classic bootstrap, Adam): left at ``"auto"`` on twenty
+rows, the length scale would rescale the x that the prior sees and the prior
+scale would be fitted, so the prior would no longer be :math:`\\sin(3x)`.
 """
 
 import matplotlib.pyplot as plt
 import numpy as np
+import torch
 
 from skrpf import RandomizedPriorRegressor, SinePrior
 from skrpf.datasets import make_paper_toy
@@ -23,9 +29,15 @@ grid = np.linspace(-1.0, 2.5, 300).reshape(-1, 1)
 
 model = RandomizedPriorRegressor(
     prior=SinePrior,
-    prior_scale=1.0,
     n_estimators=20,
+    # Every "auto" hyper-parameter given, so none is fitted (the large-data values).
+    length_scale=1.0,
+    prior_scale=1.0,
+    target_noise=0.0,
+    alpha=1e-2,
     bootstrap="multinomial",
+    optimizer=torch.optim.Adam,
+    lr=1e-2,
     noise="none",
     normalize_X=False,
     normalize_y=False,

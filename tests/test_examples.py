@@ -1,4 +1,4 @@
-"""Every gallery example runs against the current API, so none can rot unnoticed.
+"""Every gallery example, and the demo, runs against the current API, so none can rot unnoticed.
 
 The documentation build renders the examples with their full training
 schedules; here only their code is under test, so every fit is cut to at
@@ -39,8 +39,8 @@ def one_torch_thread():
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
 def test_example_runs_and_draws(path, monkeypatch, one_torch_thread):
-    # The examples fit for up to 2,000 epochs, "auto" or explicit: 100 are
-    # enough to exercise every line.
+    # The examples fit for up to 2,000 epochs of Adam, "auto" or explicit
+    # (under L-BFGS, "auto" is 15 steps): 100 are enough to exercise every line.
     resolve_max_epochs = skrpf._regressor.resolve_max_epochs
     monkeypatch.setattr(
         skrpf._regressor,
@@ -61,3 +61,15 @@ def test_example_runs_and_draws(path, monkeypatch, one_torch_thread):
     assert shown, f"{path.name} showed no figure"
     for figure in shown:
         assert any(ax.has_data() for ax in figure.axes), f"{path.name} showed an empty figure"
+
+
+def test_the_demo_runs_and_writes_its_figure(tmp_path, capsys, one_torch_thread):
+    from skrpf.__main__ import main
+
+    output = tmp_path / "demo.png"
+    assert main(["--output", str(output), "--n-estimators", "3"]) == 0
+    assert output.stat().st_size > 0
+    printed = capsys.readouterr().out
+    # On twenty rows the defaults are fitted, and the summary says so.
+    assert "fitted by the marginal likelihood" in printed
+    assert "mean std in the gap" in printed
