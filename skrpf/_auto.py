@@ -80,7 +80,13 @@ LARGE_DATA_VALUES = {
 
 @dataclass
 class Resolved:
-    """The concrete hyper-parameters of one fit."""
+    """The concrete hyper-parameters of one fit.
+
+    ``prior_scale`` and ``target_noise`` are in standardised units of y, as
+    the estimator reports them; the networks train on targets divided by
+    ``output_scale``, so they use :attr:`network_prior_scale` and
+    :attr:`network_target_noise`.
+    """
 
     length_scale: float
     prior_scale: float
@@ -107,8 +113,19 @@ class Resolved:
     noise_variance: float | None = None
     log_marginal_likelihood: float | None = None
 
+    @property
+    def network_prior_scale(self) -> float:
+        """The prior scale in the networks' units: 1 where ``beta`` is the output scale."""
+        return self.prior_scale / self.output_scale
 
-def _is_auto(value) -> bool:
+    @property
+    def network_target_noise(self) -> float:
+        """The target noise in the networks' units."""
+        return self.target_noise / self.output_scale
+
+
+def is_auto(value) -> bool:
+    """Whether a parameter is left at ``"auto"``."""
     return isinstance(value, str) and value == "auto"
 
 
@@ -136,16 +153,14 @@ def resolve(params: dict, X: np.ndarray, Y: np.ndarray, seed: int) -> Resolved:
     # Fewer than MIN_EVIDENCE_ROWS rows, or constant targets, say nothing
     # about a kernel: the tuned values then fall back to the fixed ones.
     informative = X.shape[0] >= MIN_EVIDENCE_ROWS and bool(np.any(Y != 0))
-    if small and informative and any(_is_auto(params[name]) for name in tuned):
+    if small and informative and any(is_auto(params[name]) for name in tuned):
         factories, activations = _candidate_factories(params)
-        fixed_scale = None if _is_auto(params["prior_scale"]) else float(params["prior_scale"])
+        fixed_scale = None if is_auto(params["prior_scale"]) else float(params["prior_scale"])
         if fixed_scale == 0.0:
             fixed_scale = (
                 None  # no prior: the evidence still sets the noise, with the scale as a free amplitude
             )
-        length_scales = (
-            LENGTH_SCALES if _is_auto(params["length_scale"]) else (float(params["length_scale"]),)
-        )
+        length_scales = LENGTH_SCALES if is_auto(params["length_scale"]) else (float(params["length_scale"]),)
         evidence = choose_by_evidence(
             factories, X, Y, length_scales=length_scales, prior_scale=fixed_scale, seed=seed
         )
@@ -159,7 +174,7 @@ def resolve(params: dict, X: np.ndarray, Y: np.ndarray, seed: int) -> Resolved:
     full_batch = full_batch and float(np.abs(Y).max(initial=0.0)) <= LBFGS_MAX_TARGET
     values = {}
     for name in names:
-        if not _is_auto(params[name]):
+        if not is_auto(params[name]):
             values[name] = params[name]
         elif small and evidence is not None and name in tuned:
             noise_variance = max(evidence.noise_variance, MIN_FITTED_NOISE_VARIANCE)
@@ -178,15 +193,13 @@ def resolve(params: dict, X: np.ndarray, Y: np.ndarray, seed: int) -> Resolved:
             values[name] = 1.0
         else:
             values[name] = LARGE_DATA_VALUES[name]
-    uses_lbfgs = _is_auto(params["optimizer"]) and values["optimizer"] is torch.optim.LBFGS
+    uses_lbfgs = is_auto(params["optimizer"]) and values["optimizer"] is torch.optim.LBFGS
     output_scale = 1.0
-    if evidence is not None and _is_auto(params["prior_scale"]) and evidence.prior_scale > 0:
+    if evidence is not None and is_auto(params["prior_scale"]) and evidence.prior_scale > 0:
         # Q = beta (f + p): in the networks' units the targets are y / beta,
         # the prior scale 1 and the target noise sigma / beta.
         output_scale = evidence.prior_scale
-        values["prior_scale"] = 1.0
-        values["target_noise"] = float(values["target_noise"]) / output_scale
-    from_evidence = evidence is not None and _is_auto(params["bootstrap"])
+    from_evidence = evidence is not None and is_auto(params["bootstrap"])
     return Resolved(
         length_scale=float(values["length_scale"]),
         prior_scale=float(values["prior_scale"]),

@@ -25,7 +25,7 @@ Lemma 3); for networks they are approximate ones.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -83,8 +83,6 @@ class EvidenceChoice:
         ``sigma^2``, in the standardised units of y.
     log_marginal_likelihood : float
         Its value, in nats, summed over rows and targets.
-    table : list of dict
-        The best value for each (candidate, length scale) pair tried.
     """
 
     candidate: int
@@ -92,7 +90,6 @@ class EvidenceChoice:
     prior_scale: float
     noise_variance: float
     log_marginal_likelihood: float
-    table: list = field(default_factory=list)
 
 
 def prior_kernel_features(factory, X: np.ndarray, n_draws: int, seed: int):
@@ -216,7 +213,6 @@ def choose_by_evidence(
     """
     best: EvidenceChoice | None = None
     best_score = -np.inf
-    table = []
     for index, factory in enumerate(factories):
         draws = prior_kernel_features(factory, X, n_draws, seed)
         for length_scale in length_scales:
@@ -226,21 +222,19 @@ def choose_by_evidence(
                 continue
             values, betas = log_marginal_likelihoods(G, Y, NOISE_RATIOS, prior_scale)
             i = int(np.argmax(values - NOISE_PRIOR_PER_DECADE * np.log10(NOISE_RATIOS)))
-            row: dict = dict(
+            row = EvidenceChoice(
                 candidate=index,
                 length_scale=float(length_scale),
                 prior_scale=float(betas[i]),
                 noise_variance=float(NOISE_RATIOS[i] * betas[i] ** 2),
                 log_marginal_likelihood=float(values[i]),
             )
-            table.append(row)
-            score = row["log_marginal_likelihood"] - NOISE_PRIOR_PER_DECADE * np.log10(NOISE_RATIOS[i])
+            score = row.log_marginal_likelihood - NOISE_PRIOR_PER_DECADE * np.log10(NOISE_RATIOS[i])
             if best is None or score > best_score:
-                best, best_score = EvidenceChoice(**row), score
+                best, best_score = row, score
     if best is None:
         raise FloatingPointError(
             "The prior networks' outputs are not finite on the training inputs at every "
             "length scale tried; check X for extreme values or pass a fixed length_scale."
         )
-    best.table = table
     return best

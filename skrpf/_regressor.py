@@ -17,6 +17,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import _validation as checks
+from ._auto import is_auto
 from ._auto import resolve as resolve_auto
 from ._ensemble import RandomizedPriorEnsemble, VmapStack
 from ._gradients import predict_with_gradients
@@ -223,7 +224,7 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         ValueError. After fit, ``set_params(device=...)`` moves the fitted
         ensemble there at the next prediction.
     n_threads : int, "auto" or None, default="auto"
-        torch threads during ``fit``. ``"auto"``: one thread on small data,
+        torch and BLAS threads during ``fit``. ``"auto"``: one thread on small data,
         where more threads save nothing and, on a machine whose cores are
         busy, their spin-waiting slowed fits by 10-40x; torch's setting on
         large data. None: torch's setting. The previous setting is restored
@@ -455,7 +456,7 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         checks.check_real("lr", self.lr, minimum=0.0, strict=True, allow=("auto",))
         if not isinstance(self.lr_schedule, str) or self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"lr_schedule must be one of {list(LR_SCHEDULES)}; got {self.lr_schedule!r}.")
-        if not (isinstance(self.optimizer, str) and self.optimizer == "auto"):
+        if not is_auto(self.optimizer):
             checks.check_optimizer(self.optimizer)
         checks.check_real("max_grad_norm", self.max_grad_norm, minimum=0.0, strict=True, allow_none=True)
         checks.check_bool("normalize_X", self.normalize_X)
@@ -466,7 +467,7 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         if self.callbacks is not None and not isinstance(self.callbacks, list | tuple):
             raise ValueError(f"callbacks must be None or a list of skorch callbacks; got {self.callbacks!r}.")
         checks.check_device("device", self.device)
-        if not (isinstance(self.bootstrap, str) and self.bootstrap == "auto"):
+        if not is_auto(self.bootstrap):
             get_resampler(self.bootstrap)
 
     def _validate_training_data(self, X, y, sample_weight):
@@ -569,22 +570,15 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         self.n_epochs_ = max_epochs
         self.batch_size_ = batch_size
         self.length_scale_ = hyper.length_scale
-        # Reported in the standardised units of y, whether the scale is
-        # applied to the priors alone or to the whole output (see _auto).
-        self.prior_scale_ = hyper.prior_scale * hyper.output_scale
-        # A given value is reported as given, not as its round trip through the output scale.
-        given_noise = not (isinstance(self.target_noise, str) and self.target_noise == "auto")
-        self.target_noise_ = (
-            float(self.target_noise) if given_noise else hyper.target_noise * hyper.output_scale
-        )
-        self._network_prior_scale = hyper.prior_scale
+        self.prior_scale_ = hyper.prior_scale
+        self.target_noise_ = hyper.target_noise
+        self._network_prior_scale = hyper.network_prior_scale
         self.alpha_ = hyper.alpha
         self.activation_ = hyper.activation
         self.log_marginal_likelihood_ = hyper.log_marginal_likelihood
         self._x_mean, self._x_scale = x_mean, x_scale
         self._y_mean, self._y_scale = y_mean, y_scale
         self._noise_var = noise_var
-        self._threads = threads
         if self.noise == "heteroscedastic":
             Xs = (X - x_mean) / x_scale
             with torch_threads(threads):
@@ -630,15 +624,21 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         with private_torch_rng(int(init_seed), device):
             member_outputs = 2 * n_outputs if self.noise == "heteroscedastic" else n_outputs
             members, priors = self._build_networks(
-                n_features, member_outputs, n_outputs, X_t[:1].cpu(), K, hyper.activation, hyper.prior_scale
+                n_features,
+                member_outputs,
+                n_outputs,
+                X_t[:1].cpu(),
+                K,
+                hyper.activation,
+                hyper.network_prior_scale,
             )
             ensemble = RandomizedPriorEnsemble(
-                members, priors, hyper.prior_scale, vectorize=self.vectorize
+                members, priors, hyper.network_prior_scale, vectorize=self.vectorize
             ).to(device)
             if self.vectorize:
                 _check_vectorizable(ensemble, X_t[:2])
             targets, prior_terms = self._member_targets(
-                ensemble, X_t, Y_t, int(noise_seed), hyper.target_noise
+                ensemble, X_t, Y_t, int(noise_seed), hyper.network_target_noise
             )
             dataset = EnsembleDataset(X_t, targets, weights_t)
             net_kwargs = dict(
