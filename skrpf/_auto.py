@@ -155,51 +155,43 @@ def resolve(params: dict, X: np.ndarray, Y: np.ndarray, seed: int) -> Resolved:
     informative = X.shape[0] >= MIN_EVIDENCE_ROWS and bool(np.any(Y != 0))
     if small and informative and any(is_auto(params[name]) for name in tuned):
         factories, activations = _candidate_factories(params)
-        fixed_scale = None if is_auto(params["prior_scale"]) else float(params["prior_scale"])
-        if fixed_scale == 0.0:
-            fixed_scale = (
-                None  # no prior: the evidence still sets the noise, with the scale as a free amplitude
-            )
+        # A fixed prior_scale of 0 (no prior) leaves the amplitude free: the
+        # evidence still sets the noise.
+        fixed_scale = None if is_auto(params["prior_scale"]) else float(params["prior_scale"]) or None
         length_scales = LENGTH_SCALES if is_auto(params["length_scale"]) else (float(params["length_scale"]),)
         evidence = choose_by_evidence(
             factories, X, Y, length_scales=length_scales, prior_scale=fixed_scale, seed=seed
         )
         activation = activations[evidence.candidate]
 
-    # L-BFGS needs the same function at every step: full batches only. Its
-    # float32 line search overflows on raw targets of large magnitude
-    # (normalize_y=False), where Adam's normalised steps do not.
-    batch_size = params["batch_size"]
-    full_batch = batch_size in ("auto", None) or int(batch_size) >= X.shape[0]
-    full_batch = full_batch and float(np.abs(Y).max(initial=0.0)) <= LBFGS_MAX_TARGET
-    values = {}
-    for name in names:
-        if not is_auto(params[name]):
-            values[name] = params[name]
-        elif small and evidence is not None and name in tuned:
-            noise_variance = max(evidence.noise_variance, MIN_FITTED_NOISE_VARIANCE)
-            ratio = noise_variance / evidence.prior_scale**2
-            values[name] = {
-                "length_scale": evidence.length_scale,
-                "prior_scale": evidence.prior_scale,
-                "target_noise": float(np.sqrt(noise_variance)),
-                "alpha": max(ALPHA_PER_NOISE_RATIO * ratio, MIN_ALPHA),
-            }[name]
-        elif small and evidence is not None and name == "bootstrap":
-            values[name] = "none"
-        elif small and evidence is not None and full_batch and name == "optimizer":
-            values[name] = torch.optim.LBFGS
-        elif small and evidence is not None and full_batch and name == "lr":
-            values[name] = 1.0
-        else:
-            values[name] = LARGE_DATA_VALUES[name]
+    fitted: dict = {}
+    noise_variance = None
+    if evidence is not None:
+        noise_variance = max(evidence.noise_variance, MIN_FITTED_NOISE_VARIANCE)
+        fitted = {
+            "length_scale": evidence.length_scale,
+            "prior_scale": evidence.prior_scale,
+            "target_noise": float(np.sqrt(noise_variance)),
+            "alpha": max(ALPHA_PER_NOISE_RATIO * noise_variance / evidence.prior_scale**2, MIN_ALPHA),
+            "bootstrap": "none",
+        }
+        # L-BFGS needs the same function at every step: full batches only.
+        # Its float32 line search overflows on raw targets of large magnitude
+        # (normalize_y=False), where Adam's normalised steps do not.
+        batch_size = params["batch_size"]
+        full_batch = batch_size in ("auto", None) or int(batch_size) >= X.shape[0]
+        if full_batch and float(np.abs(Y).max(initial=0.0)) <= LBFGS_MAX_TARGET:
+            fitted.update(optimizer=torch.optim.LBFGS, lr=1.0)
+    values = {
+        name: params[name] if not is_auto(params[name]) else fitted.get(name, LARGE_DATA_VALUES[name])
+        for name in names
+    }
     uses_lbfgs = is_auto(params["optimizer"]) and values["optimizer"] is torch.optim.LBFGS
     output_scale = 1.0
     if evidence is not None and is_auto(params["prior_scale"]) and evidence.prior_scale > 0:
         # Q = beta (f + p): in the networks' units the targets are y / beta,
         # the prior scale 1 and the target noise sigma / beta.
         output_scale = evidence.prior_scale
-    from_evidence = evidence is not None and is_auto(params["bootstrap"])
     return Resolved(
         length_scale=float(values["length_scale"]),
         prior_scale=float(values["prior_scale"]),
@@ -212,11 +204,8 @@ def resolve(params: dict, X: np.ndarray, Y: np.ndarray, seed: int) -> Resolved:
         activation=activation,
         output_scale=output_scale,
         solve_output_layer=uses_lbfgs,
-        noise_variance=(
-            max(evidence.noise_variance, MIN_FITTED_NOISE_VARIANCE)
-            if evidence is not None and from_evidence
-            else None
-        ),
+        # With a resampler given, the noise comes from out-of-bag residuals instead.
+        noise_variance=noise_variance if is_auto(params["bootstrap"]) else None,
         log_marginal_likelihood=None if evidence is None else evidence.log_marginal_likelihood,
     )
 
