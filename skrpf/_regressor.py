@@ -28,6 +28,7 @@ from ._random import private_torch_rng, resolve_seed
 from ._schedule import LR_SCHEDULES, lr_schedule_callbacks, resolve_batch_size, resolve_max_epochs
 from ._threads import resolve_threads, torch_threads
 from ._training import EnsembleDataset, EnsembleNet
+from ._warm_start import FitState, constrained_parameters, reusable_state, warm_start_epochs
 from .export import RandomizedPriorNetwork, _network_of
 from .networks import MLP
 from .resamplers import draw_weights, get_resampler
@@ -229,6 +230,23 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         busy, their spin-waiting slowed fits by 10-40x; torch's setting on
         large data. None: torch's setting. The previous setting is restored
         when ``fit`` returns. torch's thread count is global to the process.
+    warm_start : bool, default=False
+        When True, ``fit`` on an estimator fitted before starts from its
+        members and trains a shortened schedule (``max_epochs="auto"``: a
+        tenth of the cold one, at least one epoch), for the cheap refit
+        after a few new rows of Bayesian optimisation or active learning.
+        The refit keeps the previous cold fit's standardisation of X and
+        y and its hyper-parameters (no new marginal-likelihood search), its
+        priors, and the target noise of the rows it had (appended rows get
+        fresh draws); bootstrap weights are drawn anew for all rows. A cold
+        fit is made instead when there is no previous fit in this object
+        (new, cloned or loaded), when the number of features or targets
+        changes, or when a parameter other than ``warm_start``,
+        ``max_epochs``, ``verbose``, ``callbacks``, ``n_threads``,
+        ``predict_batch_size`` or ``device`` has changed. Set it to False
+        (or ``clone``) to refit cold, e.g. to re-select the
+        hyper-parameters once the data have grown. skopt's ``Optimizer``
+        clones its estimator before every fit, so it always fits cold.
     random_state : int, RandomState instance or None, default=None
         Seeds initialisation, priors, bootstrap, target noise and shuffling.
         An int gives bit-identical results across fits and processes. The
@@ -393,6 +411,7 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         vectorize=True,
         device="cpu",
         n_threads="auto",
+        warm_start=False,
         random_state=None,
         verbose=0,
     ):
@@ -418,6 +437,7 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         self.vectorize = vectorize
         self.device = device
         self.n_threads = n_threads
+        self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
 
@@ -462,6 +482,7 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         checks.check_bool("normalize_X", self.normalize_X)
         checks.check_bool("normalize_y", self.normalize_y)
         checks.check_bool("vectorize", self.vectorize)
+        checks.check_bool("warm_start", self.warm_start)
         checks.check_int("n_threads", self.n_threads, minimum=1, allow=("auto", None))
         checks.check_int("verbose", self.verbose, minimum=0, maximum=2)
         if self.callbacks is not None and not isinstance(self.callbacks, list | tuple):
@@ -534,36 +555,28 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         streams = np.random.SeedSequence(seed).generate_state(6)
         init_seed, weight_seed, noise_seed, shuffle_seed, oob_seed, evidence_seed = streams
 
-        x_mean, x_scale = _standardisation(X, self.normalize_X)
-        y_mean, y_scale = _standardisation(Y, self.normalize_y)
+        params = self.get_params(deep=False)
+        state = getattr(self, "_fit_state", None) if self.warm_start else None
+        warm = reusable_state(state, params, n_features, n_outputs)
         threads = resolve_threads(self.n_threads, n_samples)
         with torch_threads(threads):
-            hyper = resolve_auto(
-                self.get_params(deep=False),
-                (X - x_mean) / x_scale,
-                (Y - y_mean) / y_scale,
-                int(evidence_seed),
-            )
-            # The length scale divides the standardised inputs: folded into
-            # the scale, it applies in every predict method and survives save/load.
-            x_scale = x_scale * hyper.length_scale
-            # Noise variances are kept in y's units; the output scale applies to the networks only.
-            noise_scale = y_scale
-            y_scale = y_scale * hyper.output_scale
+            # A warm refit keeps the cold fit's scaling and hyper-parameters:
+            # the members' inputs and outputs keep their meaning.
+            if warm is None:
+                state = self._cold_state(params, X, Y, n_features, n_outputs, int(evidence_seed))
             fitted = self._train(
                 X,
                 Y,
                 sample_weight,
-                hyper,
-                x_mean,
-                x_scale,
-                y_mean,
-                y_scale,
-                noise_scale,
+                state,
                 device,
                 (init_seed, weight_seed, noise_seed, shuffle_seed, oob_seed),
+                None if warm is None else self.ensemble_,
             )
         ensemble, net, noise_var, max_epochs, batch_size = fitted
+        hyper = state.hyper
+        x_mean, x_scale, y_mean, y_scale = state.x_mean, state.x_scale, state.y_mean, state.y_scale
+        self._fit_state = state
         self.ensemble_ = ensemble
         self.net_ = net
         self.n_outputs_ = n_outputs
@@ -588,15 +601,42 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
             self.noise_std_ = np.sqrt(noise_var)
         return self
 
-    def _train(
-        self, X, Y, sample_weight, hyper, x_mean, x_scale, y_mean, y_scale, noise_scale, device, seeds
-    ):
+    def _cold_state(self, params, X, Y, n_features, n_outputs, evidence_seed):
+        """The standardisation and the resolved hyper-parameters of a cold fit."""
+        x_mean, x_scale = _standardisation(X, self.normalize_X)
+        y_mean, y_scale = _standardisation(Y, self.normalize_y)
+        hyper = resolve_auto(params, (X - x_mean) / x_scale, (Y - y_mean) / y_scale, evidence_seed)
+        # The length scale divides the standardised inputs: folded into
+        # the scale, it applies in every predict method and survives save/load.
+        # Noise variances are kept in y's units (noise_scale); the output
+        # scale applies to the networks only.
+        return FitState(
+            params=constrained_parameters(params),
+            hyper=hyper,
+            n_features=n_features,
+            n_outputs=n_outputs,
+            x_mean=x_mean,
+            x_scale=x_scale * hyper.length_scale,
+            y_mean=y_mean,
+            y_scale=y_scale * hyper.output_scale,
+            noise_scale=y_scale,
+        )
+
+    def _train(self, X, Y, sample_weight, state, device, seeds, warm_ensemble=None):
         """Build the members and priors, train them, and estimate the noise.
 
-        Returns the ensemble (float32, eval mode), the skorch net(s), the
+        ``state`` holds the standardisation and the resolved hyper-parameters
+        (a :class:`~skrpf._warm_start.FitState`). ``warm_ensemble``, the
+        fitted ensemble of a warm refit, replaces the new members and
+        priors; it is copied, so a failed fit leaves it as it was.
+
+        Returns the ensemble (float64, eval mode), the skorch net(s), the
         noise variance per target in y's units, and the epochs and batch size.
         """
         init_seed, weight_seed, noise_seed, shuffle_seed, oob_seed = seeds
+        hyper = state.hyper
+        x_mean, x_scale, y_mean, y_scale = state.x_mean, state.x_scale, state.y_mean, state.y_scale
+        noise_scale = state.noise_scale
         n_samples, n_features = X.shape
         n_outputs = Y.shape[1]
         K = int(self.n_estimators)
@@ -616,27 +656,32 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         full_batch = hyper.optimizer is torch.optim.LBFGS
         batch_size = resolve_batch_size(self.batch_size, n_samples, full_batch=full_batch)
         max_epochs = resolve_max_epochs(self.max_epochs, n_samples, batch_size, lbfgs=full_batch)
+        if warm_ensemble is not None and is_auto(self.max_epochs):
+            max_epochs = warm_start_epochs(max_epochs)
         # L-BFGS sets its own step lengths; a learning-rate schedule would fight its line search.
         schedule = (
             [] if full_batch else lr_schedule_callbacks(self.lr_schedule, max_epochs, n_samples, batch_size)
         )
 
         with private_torch_rng(int(init_seed), device):
-            member_outputs = 2 * n_outputs if self.noise == "heteroscedastic" else n_outputs
-            members, priors = self._build_networks(
-                n_features,
-                member_outputs,
-                n_outputs,
-                X_t[:1].cpu(),
-                K,
-                hyper.activation,
-                hyper.network_prior_scale,
-            )
-            ensemble = RandomizedPriorEnsemble(
-                members, priors, hyper.network_prior_scale, vectorize=self.vectorize
-            ).to(device)
-            if self.vectorize:
-                _check_vectorizable(ensemble, X_t[:2])
+            if warm_ensemble is not None:
+                ensemble = copy.deepcopy(warm_ensemble).float().to(device)
+            else:
+                member_outputs = 2 * n_outputs if self.noise == "heteroscedastic" else n_outputs
+                members, priors = self._build_networks(
+                    n_features,
+                    member_outputs,
+                    n_outputs,
+                    X_t[:1].cpu(),
+                    K,
+                    hyper.activation,
+                    hyper.network_prior_scale,
+                )
+                ensemble = RandomizedPriorEnsemble(
+                    members, priors, hyper.network_prior_scale, vectorize=self.vectorize
+                ).to(device)
+                if self.vectorize:
+                    _check_vectorizable(ensemble, X_t[:2])
             targets, prior_terms = self._member_targets(
                 ensemble, X_t, Y_t, int(noise_seed), hyper.network_target_noise
             )
@@ -749,9 +794,12 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         n, t = Y_t.shape
         targets = Y_t.unsqueeze(1).repeat(1, K, 1)
         if target_noise > 0:
+            # Drawn row by row, so that appending rows leaves the earlier
+            # rows' noise as it was: a warm refit after new rows keeps the
+            # targets its members were fitted to.
             generator = torch.Generator().manual_seed(noise_seed)
-            noise = torch.randn((K, n, t), generator=generator).to(targets.device)
-            targets.add_(noise.transpose(0, 1), alpha=float(target_noise))
+            noise = torch.randn((n, K, t), generator=generator).to(targets.device)
+            targets.add_(noise, alpha=float(target_noise))
         if ensemble.priors is None:
             return targets, None
         prior_terms = torch.empty((K, n, t), dtype=targets.dtype, device=targets.device)

@@ -56,8 +56,9 @@ _METADATA_KEY = "skrpf"
 _ENSEMBLE_PREFIX = "ensemble."
 _ATTRIBUTE_PREFIX = "attribute."
 # Fitted state that is not written as such: the ensemble is stored as its
-# tensors and rebuilt; the skorch net is represented by its history only.
-_REBUILT = ("ensemble_", "net_")
+# tensors and rebuilt; the skorch net is represented by its history only;
+# the state for warm-started refits is dropped (a loaded estimator's next fit is cold).
+_REBUILT = ("ensemble_", "net_", "_fit_state")
 
 # The only factories and classes that load() may call, by name.
 _FACTORY_CLASSES = {"SinePrior": SinePrior}
