@@ -5,6 +5,8 @@ Every comparison is against a fit of the same configuration with
 ``LocalCluster`` and on ray where they are installed.
 """
 
+import sys
+
 import joblib
 import numpy as np
 import pytest
@@ -126,6 +128,21 @@ def test_warm_start_and_save_load_with_n_jobs(tmp_path):
     _assert_identical(*sequence)
     save(model, tmp_path / "model.safetensors")
     _assert_identical(sequence[0], _outputs(load(tmp_path / "model.safetensors")))
+
+
+@pytest.fixture(autouse=True)
+def callbacks_by_value():
+    """Ship this module's callbacks to the workers by value.
+
+    Worker processes import by name what they unpickle; whether they can
+    import this test module depends on how pytest set up sys.path, which
+    differs between running this file and the whole suite.
+    """
+    import cloudpickle as pickler  # what loky pickles with
+
+    pickler.register_pickle_by_value(sys.modules[__name__])
+    yield
+    pickler.unregister_pickle_by_value(sys.modules[__name__])
 
 
 class RecordThreads(Callback):
