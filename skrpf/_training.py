@@ -240,7 +240,11 @@ class EnsembleNet(NeuralNet):
 
         def clipped_step():
             loss = step_fn()
-            clip_member_grad_norm_(self.module_.parameters(), self.max_grad_norm)
+            if isinstance(self.module_, _AddMemberAxis):
+                # One member of vectorize=False: its parameters have no member axis.
+                torch.nn.utils.clip_grad_norm_(self.module_.parameters(), self.max_grad_norm)
+            else:
+                clip_member_grad_norm_(self.module_.parameters(), self.max_grad_norm)
             return loss
 
         return super()._step_optimizer(clipped_step)

@@ -70,8 +70,7 @@ def test_loky_chunks_give_the_bits_of_one_stack(reference):
     "params",
     [
         dict(noise="heteroscedastic"),
-        # (Gradient clipping assumes a member axis, which loose members lack.)
-        dict(vectorize=False, n_estimators=3, max_epochs=2, max_grad_norm=None),
+        dict(vectorize=False, n_estimators=3, max_epochs=2),
     ],
     ids=["heteroscedastic", "vectorize=False"],
 )
