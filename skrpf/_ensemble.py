@@ -137,7 +137,10 @@ class BatchedSequential(nn.Module):
             # Before the size test, which torch.export would record as a guard on
             # the batch size, and torch.jit.trace as a constant (with a warning).
             and not (torch.compiler.is_compiling() or torch.jit.is_tracing())
-            and self.n_members * x.shape[-2] * self.widest_layer >= _STACK_FUNCTION_MIN_ELEMENTS
+            # A chunk of a larger stack (n_jobs) takes the whole stack's path,
+            # so that its members compute what they would have computed there.
+            and self.__dict__.get("dispatch_members", self.n_members) * x.shape[-2] * self.widest_layer
+            >= _STACK_FUNCTION_MIN_ELEMENTS
             and not _functorch_transforms_active()
         ):
             # One autograd node for the whole stack, with a written-out backward.

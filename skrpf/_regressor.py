@@ -24,10 +24,11 @@ from ._gradients import predict_with_gradients
 from ._losses import WeightedGaussianNLL, split_mean_variance
 from ._noise import NOISE_MODELS, OUT_OF_BAG_MAX_ROWS, ensure_out_of_bag_rows, out_of_bag_noise_variance
 from ._output_layer import refit_output_layer_
+from ._parallel import check_n_jobs, train_members
 from ._random import private_torch_rng, resolve_seed
 from ._schedule import LR_SCHEDULES, lr_schedule_callbacks, resolve_batch_size, resolve_max_epochs
 from ._threads import resolve_threads, torch_threads
-from ._training import EnsembleDataset, EnsembleNet
+from ._training import EnsembleDataset
 from ._warm_start import FitState, constrained_parameters, reusable_state, warm_start_epochs
 from .export import RandomizedPriorNetwork, _network_of
 from .networks import MLP
@@ -61,17 +62,6 @@ def _check_vectorizable(ensemble, probe) -> None:
             "data-dependent Python control flow or .item()). Pass vectorize=False to train each "
             f"member as its own skorch net. The error was: {exc}"
         ) from exc
-
-
-class _AddMemberAxis(torch.nn.Module):
-    """Wrap one network so that its output has the ensemble's (1, batch, out) shape."""
-
-    def __init__(self, network: torch.nn.Module):
-        super().__init__()
-        self.network = network
-
-    def forward(self, x):
-        return self.network(x).unsqueeze(0)
 
 
 class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
@@ -230,6 +220,19 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         busy, their spin-waiting slowed fits by 10-40x; torch's setting on
         large data. None: torch's setting. The previous setting is restored
         when ``fit`` returns. torch's thread count is global to the process.
+        With ``n_jobs > 1``, an integer is the count of each parallel task.
+    n_jobs : int or None, default=None
+        Train the members in parallel: they are dealt, in order, into
+        ``min(n_estimators, n_jobs)`` chunks, each trained as its own
+        vectorized stack in a :mod:`joblib` task, and joined back into one
+        ensemble. None and 1 train in this process; -1 means all cores (or
+        all workers of the active joblib backend, e.g. dask or ray via
+        :func:`joblib.parallel_config`). For the same ``random_state`` the
+        results are bit-identical whatever ``n_jobs`` and backend. Each task
+        runs on ``n_threads`` threads if that is an integer, else on
+        ``max(1, cpu_count // n_chunks)``. L-BFGS (the small-data optimizer)
+        couples the members, so fits that use it always train in one stack,
+        in this process. See the user guide page "Scaling out".
     warm_start : bool, default=False
         When True, ``fit`` on an estimator fitted before starts from its
         members and trains a shortened schedule (``max_epochs="auto"``: a
@@ -242,7 +245,7 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         fit is made instead when there is no previous fit in this object
         (new, cloned or loaded), when the number of features or targets
         changes, or when a parameter other than ``warm_start``,
-        ``max_epochs``, ``verbose``, ``callbacks``, ``n_threads``,
+        ``max_epochs``, ``verbose``, ``callbacks``, ``n_threads``, ``n_jobs``,
         ``predict_batch_size`` or ``device`` has changed. Set it to False
         (or ``clone``) to refit cold, e.g. to re-select the
         hyper-parameters once the data have grown. skopt's ``Optimizer``
@@ -271,7 +274,8 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         All members and priors, vectorized; used by every predict method.
     net_ : skorch.NeuralNet or list of skorch.NeuralNet
         The fitted skorch net, with its ``history``; a list of one net per
-        member when ``vectorize=False``.
+        member when ``vectorize=False``, and of one net per chunk of members
+        (in member order) when ``n_jobs`` trained them in parallel.
     n_epochs_ : int
         Epochs the schedule asked for.
     batch_size_ : int
@@ -411,6 +415,7 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         vectorize=True,
         device="cpu",
         n_threads="auto",
+        n_jobs=None,
         warm_start=False,
         random_state=None,
         verbose=0,
@@ -437,6 +442,7 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         self.vectorize = vectorize
         self.device = device
         self.n_threads = n_threads
+        self.n_jobs = n_jobs
         self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
@@ -484,6 +490,7 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         checks.check_bool("vectorize", self.vectorize)
         checks.check_bool("warm_start", self.warm_start)
         checks.check_int("n_threads", self.n_threads, minimum=1, allow=("auto", None))
+        check_n_jobs(self.n_jobs)
         checks.check_int("verbose", self.verbose, minimum=0, maximum=2)
         if self.callbacks is not None and not isinstance(self.callbacks, list | tuple):
             raise ValueError(f"callbacks must be None or a list of skorch callbacks; got {self.callbacks!r}.")
@@ -702,11 +709,16 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
             )
             if self.noise == "heteroscedastic":
                 net_kwargs["criterion"] = WeightedGaussianNLL
-            if self.vectorize:
-                net = EnsembleNet(ensemble, **net_kwargs).fit(dataset, None)
-            else:
-                # The members are trained in place inside the ensemble's LoopStack.
-                net = self._fit_one_by_one(ensemble, dataset, net_kwargs)
+            # In place, in this process or in chunks of members as joblib tasks (n_jobs).
+            net = train_members(
+                ensemble,
+                dataset,
+                net_kwargs,
+                vectorize=self.vectorize,
+                verbose=self.verbose,
+                n_jobs=self.n_jobs,
+                n_threads=self.n_threads,
+            )
 
         # The noise estimate reuses the float32 training tensors, before the
         # ensemble switches to float64 for prediction.
@@ -808,21 +820,6 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
             prior_terms[:, rows] = ensemble.prior_term(X_t[rows])
         targets.sub_(prior_terms.transpose(0, 1))
         return targets, prior_terms
-
-    def _fit_one_by_one(self, ensemble, dataset, net_kwargs):
-        """The literal path: each member is its own skorch net, fit in turn."""
-        nets = []
-        members = ensemble.members.members
-        for k, member in enumerate(members):
-            member_data = EnsembleDataset(
-                dataset.X, dataset.targets[:, k : k + 1], dataset.weights[:, k : k + 1]
-            )
-            kwargs = dict(net_kwargs)
-            if self.verbose == 1:
-                # One bar per member, labelled, since each member is its own fit.
-                kwargs["callbacks__progress__desc"] = f"member {k + 1}/{len(members)}"
-            nets.append(EnsembleNet(_AddMemberAxis(member), **kwargs).fit(member_data, None))
-        return nets
 
     # --------------------------------------------------------------- predict
     def _iter_members(self, X):

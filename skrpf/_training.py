@@ -61,14 +61,26 @@ class EnsembleDataset(torch.utils.data.Dataset):
     def __getitems__(self, indices):
         """Gather a whole batch with three tensor indexing operations.
 
-        Returns ``X[idx]`` and the member-first views ``(targets (K, B, t), weights (K, B))``.
+        Returns ``X[idx]`` and the member-first ``(targets (K, B, t), weights (K, B))``.
         """
         idx = torch.as_tensor(indices, dtype=torch.long, device=self.X.device)
-        return self.X[idx], (self.targets[idx].transpose(0, 1), self.weights[idx].t())
+        return self.X[idx], _member_first(self.targets[idx], self.weights[idx])
 
     def all_rows(self):
         """The whole data set as one batch, like :meth:`__getitems__` of every row in order."""
-        return self.X, (self.targets.transpose(0, 1), self.weights.t())
+        return self.X, _member_first(self.targets, self.weights)
+
+
+def _member_first(targets: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Row-by-row targets (B, K, t) and weights (B, K) as contiguous (K, B, t) and (K, B).
+
+    Contiguous, not transposed views: the loss gradient then comes out
+    member-first, and each member's bias gradient sums its own contiguous
+    run of rows. Summed across a strided member axis, the reduction's order
+    depended on the number of members, so a chunk of members (``n_jobs``)
+    got other float32 bits than the same members in the whole stack.
+    """
+    return targets.transpose(0, 1).contiguous(), weights.t().contiguous()
 
 
 class BatchIterator:
@@ -228,10 +240,54 @@ class EnsembleNet(NeuralNet):
 
         def clipped_step():
             loss = step_fn()
-            clip_member_grad_norm_(self.module_.parameters(), self.max_grad_norm)
+            if isinstance(self.module_, _AddMemberAxis):
+                # One member of vectorize=False: its parameters have no member axis.
+                torch.nn.utils.clip_grad_norm_(self.module_.parameters(), self.max_grad_norm)
+            else:
+                clip_member_grad_norm_(self.module_.parameters(), self.max_grad_norm)
             return loss
 
         return super()._step_optimizer(clipped_step)
+
+
+class _AddMemberAxis(nn.Module):
+    """Wrap one network so that its output has the ensemble's (1, batch, out) shape."""
+
+    def __init__(self, network: nn.Module):
+        super().__init__()
+        self.network = network
+
+    def forward(self, x):
+        return self.network(x).unsqueeze(0)
+
+
+def fit_one_by_one(members, dataset, net_kwargs, verbose, first_member=0, n_members=None) -> list:
+    """The literal path: each member is its own skorch net, fit in turn, in place.
+
+    Parameters
+    ----------
+    members : sequence of torch.nn.Module
+        The members to train (those of a :class:`~skrpf._ensemble.LoopStack`).
+    dataset : EnsembleDataset
+        Targets and weights of these members, in their order.
+    net_kwargs : dict
+        Passed to every :class:`EnsembleNet`.
+    verbose : int
+        With 1, each member's progress bar is labelled with its number.
+    first_member, n_members : int
+        The number of the first member and the size of the whole ensemble,
+        for the labels when ``members`` is a chunk of it.
+    """
+    nets = []
+    total = len(members) if n_members is None else n_members
+    for k, member in enumerate(members):
+        member_data = EnsembleDataset(dataset.X, dataset.targets[:, k : k + 1], dataset.weights[:, k : k + 1])
+        kwargs = dict(net_kwargs)
+        if verbose == 1:
+            # One bar per member, labelled, since each member is its own fit.
+            kwargs["callbacks__progress__desc"] = f"member {first_member + k + 1}/{total}"
+        nets.append(EnsembleNet(_AddMemberAxis(member), **kwargs).fit(member_data, None))
+    return nets
 
 
 def clip_member_grad_norm_(parameters, max_norm: float) -> None:

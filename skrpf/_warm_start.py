@@ -32,7 +32,16 @@ from sklearn.base import BaseEstimator
 #: Parameters that may change between a fit and a warm refit: they steer
 #: the training loop or the display, not what the members mean.
 FREE_PARAMETERS = frozenset(
-    {"warm_start", "max_epochs", "verbose", "callbacks", "n_threads", "predict_batch_size", "device"}
+    {
+        "warm_start",
+        "max_epochs",
+        "verbose",
+        "callbacks",
+        "n_threads",
+        "n_jobs",
+        "predict_batch_size",
+        "device",
+    }
 )
 
 #: Share of the cold schedule that ``max_epochs="auto"`` trains in a warm

@@ -289,7 +289,8 @@ def read_metadata(path) -> dict:
     metadata : dict
         ``format_version``, ``skrpf_version``, the encoded ``params``,
         ``attributes`` and the skorch training ``history`` (a list of one
-        dict per epoch; a list of such lists with ``vectorize=False``).
+        dict per epoch; a list of such lists, one per net, with
+        ``vectorize=False`` or members trained in parallel by ``n_jobs``).
 
     Raises
     ------

@@ -152,10 +152,12 @@ def test_vectorized_training_matches_a_per_member_loop(inner, lr_schedule):
     np.testing.assert_allclose(model.predict_members(X), np.array(expected), rtol=1e-4, atol=1e-5)
 
 
-def test_per_member_path_matches_vectorized_path(data_1d):
+@pytest.mark.parametrize("max_grad_norm", [None, 0.05], ids=["free", "clipped"])
+def test_per_member_path_matches_vectorized_path(data_1d, max_grad_norm):
     X, y = data_1d
-    vectorized = fast_regressor(target_noise=0.1).fit(X, y)
-    looped = fast_regressor(target_noise=0.1, vectorize=False).fit(X, y)
+    common = dict(target_noise=0.1, max_grad_norm=max_grad_norm)
+    vectorized = fast_regressor(**common).fit(X, y)
+    looped = fast_regressor(vectorize=False, **common).fit(X, y)
     assert isinstance(looped.net_, list) and len(looped.net_) == 4
     np.testing.assert_allclose(looped.predict_members(X), vectorized.predict_members(X), rtol=1e-4, atol=1e-5)
 
