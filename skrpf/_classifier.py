@@ -412,7 +412,7 @@ class RandomizedPriorClassifier(ClassifierMixin, RandomizedPriorBase):
             probabilities: the largest is the predicted class.
         """
         log_proba = self.predict_log_proba(X)
-        if len(self.classes_) == 2:
+        if log_proba.shape[1] == 2:
             return log_proba[:, 1] - log_proba[:, 0]
         return log_proba
 
@@ -427,7 +427,8 @@ class RandomizedPriorClassifier(ClassifierMixin, RandomizedPriorBase):
         -------
         y_pred : ndarray of shape (n_samples,)
         """
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)  # first: it raises NotFittedError before fit
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def predict_uncertainty(self, X):
         """Total, aleatoric and epistemic uncertainty of the prediction, in nats.
