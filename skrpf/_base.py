@@ -22,7 +22,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from . import _validation as checks
 from ._auto import is_auto
 from ._ensemble import RandomizedPriorEnsemble, VmapStack
-from ._schedule import LR_SCHEDULES, lr_schedule_callbacks, resolve_batch_size, resolve_max_epochs
+from ._schedule import LR_SCHEDULES, lr_schedule_callbacks
 from ._training import EnsembleDataset, EnsembleNet
 from .networks import MLP
 from .resamplers import get_resampler
@@ -145,12 +145,6 @@ class RandomizedPriorBase(BaseEstimator):
         checks.check_device("device", self.device)
         if not is_auto(self.bootstrap):
             get_resampler(self.bootstrap)
-
-    def _schedule(self, n_samples, full_batch):
-        """Rows per step, epochs, and the learning-rate schedule's callbacks."""
-        batch_size = resolve_batch_size(self.batch_size, n_samples, full_batch=full_batch)
-        max_epochs = resolve_max_epochs(self.max_epochs, n_samples, batch_size, lbfgs=full_batch)
-        return batch_size, max_epochs
 
     def _schedule_callbacks(self, max_epochs, n_samples, batch_size, full_batch):
         # L-BFGS sets its own step lengths; a learning-rate schedule would fight its line search.

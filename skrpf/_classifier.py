@@ -27,6 +27,7 @@ from ._base import (
 )
 from ._losses import WeightedCrossEntropy
 from ._random import private_torch_rng, resolve_seed
+from ._schedule import resolve_batch_size, resolve_max_epochs
 from ._threads import resolve_threads, torch_threads
 from ._training import EnsembleDataset
 from .resamplers import draw_weights, get_resampler
@@ -301,7 +302,8 @@ class RandomizedPriorClassifier(ClassifierMixin, RandomizedPriorBase):
         weights_t = torch.as_tensor(
             np.ascontiguousarray((weights * sample_weight).T, dtype=np.float32), device=device
         )
-        batch_size, max_epochs = self._schedule(n_samples, full_batch=False)
+        batch_size = resolve_batch_size(self.batch_size, n_samples)
+        max_epochs = resolve_max_epochs(self.max_epochs, n_samples, batch_size)
         schedule = self._schedule_callbacks(max_epochs, n_samples, batch_size, full_batch=False)
         with private_torch_rng(int(init_seed), device):
             ensemble = self._new_ensemble(X_t, n_classes, n_classes, None, float(self.prior_scale), device)

@@ -32,6 +32,7 @@ from ._losses import WeightedGaussianNLL, split_mean_variance
 from ._noise import NOISE_MODELS, OUT_OF_BAG_MAX_ROWS, ensure_out_of_bag_rows, out_of_bag_noise_variance
 from ._output_layer import refit_output_layer_
 from ._random import private_torch_rng, resolve_seed
+from ._schedule import resolve_batch_size, resolve_max_epochs
 from ._threads import resolve_threads, torch_threads
 from ._training import EnsembleDataset
 from ._warm_start import FitState, constrained_parameters, reusable_state, warm_start_epochs
@@ -563,7 +564,8 @@ class RandomizedPriorRegressor(RegressorMixin, RandomizedPriorBase):
         )
 
         full_batch = hyper.optimizer is torch.optim.LBFGS
-        batch_size, max_epochs = self._schedule(n_samples, full_batch)
+        batch_size = resolve_batch_size(self.batch_size, n_samples, full_batch=full_batch)
+        max_epochs = resolve_max_epochs(self.max_epochs, n_samples, batch_size, lbfgs=full_batch)
         if warm_ensemble is not None and is_auto(self.max_epochs):
             max_epochs = warm_start_epochs(max_epochs)
         schedule = self._schedule_callbacks(max_epochs, n_samples, batch_size, full_batch)
