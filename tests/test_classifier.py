@@ -189,3 +189,27 @@ def test_pipeline_grid_search_on_log_loss_and_calibration(blobs):
     calibrated = CalibratedClassifierCV(fast_classifier(max_epochs=5), cv=2).fit(X, y)
     np.testing.assert_allclose(calibrated.predict_proba(X).sum(axis=1), 1.0)
     assert calibrated.score(X, y) > 0.8
+
+
+def test_warm_refit_starts_from_the_previous_members(blobs):
+    X, y = blobs
+    model = fast_classifier(warm_start=True).fit(X[:100], y[:100])
+    before = model.predict_proba(X)
+    model.set_params(max_epochs=1).fit(X, y)
+    assert model.n_epochs_ == 1
+    # One Adam step from the fitted members moves them little; from fresh ones
+    # the probabilities would be near uniform.
+    warm_change = np.abs(model.predict_proba(X) - before).mean()
+    cold = fast_classifier(max_epochs=1).fit(X, y)
+    assert warm_change < 0.2 * np.abs(cold.predict_proba(X) - before).mean()
+    auto = fast_classifier(warm_start=True, max_epochs="auto").fit(X, y)
+    cold_epochs = auto.n_epochs_
+    assert auto.fit(X, y).n_epochs_ == int(np.ceil(0.1 * cold_epochs))
+
+
+def test_warm_start_refits_cold_when_the_classes_change(blobs):
+    X, y = blobs
+    names = np.array(["ant", "bee", "cat"])
+    model = fast_classifier(warm_start=True).fit(X, y)
+    model.fit(X, names[y])
+    np.testing.assert_array_equal(model.predict_proba(X), fast_classifier().fit(X, names[y]).predict_proba(X))

@@ -15,6 +15,9 @@ def _configurations():
             module=MLP(hidden_layer_sizes=(16, 16)), n_estimators=3, max_epochs=100, warm_start=True
         ),
         RandomizedPriorClassifier(module=MLP(hidden_layer_sizes=(16, 16)), n_estimators=3, max_epochs=100),
+        RandomizedPriorClassifier(
+            module=MLP(hidden_layer_sizes=(16, 16)), n_estimators=3, max_epochs=100, warm_start=True
+        ),
     ]
 
 
