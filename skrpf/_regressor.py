@@ -12,59 +12,37 @@ import copy
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.base import RegressorMixin
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _validation as checks
 from ._auto import is_auto
 from ._auto import resolve as resolve_auto
-from ._ensemble import RandomizedPriorEnsemble, VmapStack
+from ._base import (
+    PREDICT_BATCH_ROWS,
+    RandomizedPriorBase,
+    check_finite_output,
+    checked_sample_weight,
+    round_to_float32,
+    standardisation,
+)
 from ._gradients import predict_with_gradients
 from ._losses import WeightedGaussianNLL, split_mean_variance
 from ._noise import NOISE_MODELS, OUT_OF_BAG_MAX_ROWS, ensure_out_of_bag_rows, out_of_bag_noise_variance
 from ._output_layer import refit_output_layer_
-from ._parallel import check_n_jobs, train_members
 from ._random import private_torch_rng, resolve_seed
-from ._schedule import LR_SCHEDULES, lr_schedule_callbacks, resolve_batch_size, resolve_max_epochs
+from ._schedule import resolve_batch_size, resolve_max_epochs
 from ._threads import resolve_threads, torch_threads
 from ._training import EnsembleDataset
 from ._warm_start import FitState, constrained_parameters, reusable_state, warm_start_epochs
 from .export import RandomizedPriorNetwork, _network_of
-from .networks import MLP
 from .resamplers import draw_weights, get_resampler
 
 __all__ = ["RandomizedPriorRegressor"]
 
-#: Rows per forward pass at prediction time (and in fit's passes over the
-#: training rows): bounds memory to O(n_estimators * rows * width) whatever
-#: the size of X. Larger chunks are slower on CPU once their activations leave
-#: the cache: one pass of 10 MLPs of 2x256 over 50,000 rows took 2.1 s in
-#: float64 (prediction) at 1024 rows against 3.7 s at 2048, and 10 MLPs of
-#: 2x50 0.22 s against 0.28 s; in float32 (fit) 1024 was never slower.
-PREDICT_BATCH_ROWS = 1024
 
-
-def _check_vectorizable(ensemble, probe) -> None:
-    """Fail early, with a remedy, if the members cannot run under torch.func.vmap.
-
-    Only :class:`VmapStack` can fail: batched matrix products and loops
-    always run, so they skip the probe (and its copy of the members).
-    """
-    try:
-        if isinstance(ensemble.members, VmapStack):
-            copy.deepcopy(ensemble.members).train()(probe).sum().backward()
-        if isinstance(ensemble.priors, VmapStack):
-            ensemble.prior_term(probe)
-    except RuntimeError as exc:
-        raise ValueError(
-            "The member network cannot be vectorized with torch.func.vmap (e.g. it uses "
-            "data-dependent Python control flow or .item()). Pass vectorize=False to train each "
-            f"member as its own skorch net. The error was: {exc}"
-        ) from exc
-
-
-class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
+class RandomizedPriorRegressor(RegressorMixin, RandomizedPriorBase):
     r"""Ensemble of neural networks with randomized prior functions.
 
     Member :math:`k` is :math:`Q_k(x) = f_k(x) + \beta\, p_k(x)`, where the
@@ -447,15 +425,6 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    def __sklearn_is_fitted__(self) -> bool:
-        """Whether fit has completed; it sets all fitted attributes at once.
-
-        What :func:`~sklearn.utils.validation.check_is_fitted` asks first:
-        without it, every predict call would scan all attributes for a
-        trailing underscore, a tenth of a one-row prediction's time.
-        """
-        return hasattr(self, "ensemble_")
-
     # ------------------------------------------------------------------ tags
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -467,36 +436,16 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
 
     # ------------------------------------------------------------------- fit
     def _check_params(self):
-        checks.check_factory("module", self.module)
-        checks.check_factory("prior", self.prior)
+        self._check_shared_params()
         checks.check_real("prior_scale", self.prior_scale, minimum=0.0, allow=("auto",))
         checks.check_real("length_scale", self.length_scale, minimum=0.0, strict=True, allow=("auto",))
-        checks.check_int("n_estimators", self.n_estimators, minimum=1)
         checks.check_real("target_noise", self.target_noise, minimum=0.0, allow=("auto",))
         if not isinstance(self.noise, str) or self.noise not in NOISE_MODELS:
             raise ValueError(f"noise must be one of {list(NOISE_MODELS)}; got {self.noise!r}.")
         checks.check_real("alpha", self.alpha, minimum=0.0, allow=("auto",))
-        checks.check_int("max_epochs", self.max_epochs, minimum=1, allow=("auto",))
-        checks.check_int("batch_size", self.batch_size, minimum=1, allow=("auto", None))
-        checks.check_int("predict_batch_size", self.predict_batch_size, minimum=1, allow=(None,))
         checks.check_real("lr", self.lr, minimum=0.0, strict=True, allow=("auto",))
-        if not isinstance(self.lr_schedule, str) or self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"lr_schedule must be one of {list(LR_SCHEDULES)}; got {self.lr_schedule!r}.")
-        if not is_auto(self.optimizer):
-            checks.check_optimizer(self.optimizer)
-        checks.check_real("max_grad_norm", self.max_grad_norm, minimum=0.0, strict=True, allow_none=True)
-        checks.check_bool("normalize_X", self.normalize_X)
         checks.check_bool("normalize_y", self.normalize_y)
-        checks.check_bool("vectorize", self.vectorize)
         checks.check_bool("warm_start", self.warm_start)
-        checks.check_int("n_threads", self.n_threads, minimum=1, allow=("auto", None))
-        check_n_jobs(self.n_jobs)
-        checks.check_int("verbose", self.verbose, minimum=0, maximum=2)
-        if self.callbacks is not None and not isinstance(self.callbacks, list | tuple):
-            raise ValueError(f"callbacks must be None or a list of skorch callbacks; got {self.callbacks!r}.")
-        checks.check_device("device", self.device)
-        if not is_auto(self.bootstrap):
-            get_resampler(self.bootstrap)
 
     def _validate_training_data(self, X, y, sample_weight):
         # Clear messages for non-numeric data, non-finite y and bad weights,
@@ -517,38 +466,8 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         if y.ndim == 2 and y.shape[1] == 0:
             raise ValueError("y has 0 target columns; at least one is required.")
         Y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
-        checks.check_sample_weight(sample_weight, X.shape[0])
-        sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
-        if not np.any(sample_weight > 0):
-            raise ValueError("sample_weight is zero for every sample; at least one weight must be positive.")
+        sample_weight = checked_sample_weight(sample_weight, X)
         return X, Y, sample_weight
-
-    def fit(self, X, y, sample_weight=None):
-        """Fit all members of the ensemble.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training inputs. Sparse matrices are refused with a TypeError.
-        y : array-like of shape (n_samples,) or (n_samples, n_targets)
-            Training targets.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights; they multiply the bootstrap weights.
-
-        Returns
-        -------
-        self : RandomizedPriorRegressor
-            The fitted estimator.
-        """
-        # Any failure restores the previous state: unfitted stays unfitted,
-        # and a fitted estimator keeps its previous fit.
-        previous_state = dict(self.__dict__)
-        try:
-            return self._fit(X, y, sample_weight)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(previous_state)
-            raise
 
     def _fit(self, X, y, sample_weight):
         self._check_params()
@@ -610,8 +529,8 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
 
     def _cold_state(self, params, X, Y, n_features, n_outputs, evidence_seed):
         """The standardisation and the resolved hyper-parameters of a cold fit."""
-        x_mean, x_scale = _standardisation(X, self.normalize_X)
-        y_mean, y_scale = _standardisation(Y, self.normalize_y)
+        x_mean, x_scale = standardisation(X, self.normalize_X)
+        y_mean, y_scale = standardisation(Y, self.normalize_y)
         hyper = resolve_auto(params, (X - x_mean) / x_scale, (Y - y_mean) / y_scale, evidence_seed)
         # The length scale divides the standardised inputs: folded into
         # the scale, it applies in every predict method and survives save/load.
@@ -665,60 +584,38 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         max_epochs = resolve_max_epochs(self.max_epochs, n_samples, batch_size, lbfgs=full_batch)
         if warm_ensemble is not None and is_auto(self.max_epochs):
             max_epochs = warm_start_epochs(max_epochs)
-        # L-BFGS sets its own step lengths; a learning-rate schedule would fight its line search.
-        schedule = (
-            [] if full_batch else lr_schedule_callbacks(self.lr_schedule, max_epochs, n_samples, batch_size)
-        )
+        schedule = self._schedule_callbacks(max_epochs, n_samples, batch_size, full_batch)
 
         with private_torch_rng(int(init_seed), device):
             if warm_ensemble is not None:
                 ensemble = copy.deepcopy(warm_ensemble).float().to(device)
             else:
                 member_outputs = 2 * n_outputs if self.noise == "heteroscedastic" else n_outputs
-                members, priors = self._build_networks(
-                    n_features,
-                    member_outputs,
-                    n_outputs,
-                    X_t[:1].cpu(),
-                    K,
-                    hyper.activation,
-                    hyper.network_prior_scale,
+                ensemble = self._new_ensemble(
+                    X_t, member_outputs, n_outputs, hyper.activation, hyper.network_prior_scale, device
                 )
-                ensemble = RandomizedPriorEnsemble(
-                    members, priors, hyper.network_prior_scale, vectorize=self.vectorize
-                ).to(device)
-                if self.vectorize:
-                    _check_vectorizable(ensemble, X_t[:2])
             targets, prior_terms = self._member_targets(
                 ensemble, X_t, Y_t, int(noise_seed), hyper.network_target_noise
             )
             dataset = EnsembleDataset(X_t, targets, weights_t)
-            net_kwargs = dict(
+            net_kwargs = self._net_kwargs(
                 optimizer=hyper.optimizer,
                 lr=hyper.lr,
                 max_epochs=max_epochs,
                 batch_size=batch_size,
-                callbacks=schedule + (copy.deepcopy(list(self.callbacks)) if self.callbacks else []),
+                schedule=schedule,
                 device=device,
-                verbose=self.verbose,
                 alpha=hyper.alpha,
                 n_train=n_samples,
-                max_grad_norm=self.max_grad_norm,
-                iterator_train__seed=int(shuffle_seed),
-                **{f"optimizer__{name}": value for name, value in hyper.optimizer_options.items()},
+                seed=shuffle_seed,
+                options=hyper.optimizer_options,
             )
+            # The loss hook: squared error (EnsembleNet's default) on targets
+            # with the prior folded in, or the Gaussian NLL of heteroscedastic members.
             if self.noise == "heteroscedastic":
                 net_kwargs["criterion"] = WeightedGaussianNLL
             # In place, in this process or in chunks of members as joblib tasks (n_jobs).
-            net = train_members(
-                ensemble,
-                dataset,
-                net_kwargs,
-                vectorize=self.vectorize,
-                verbose=self.verbose,
-                n_jobs=self.n_jobs,
-                n_threads=self.n_threads,
-            )
+            net = self._train_members(ensemble, dataset, net_kwargs)
 
         # The noise estimate reuses the float32 training tensors, before the
         # ensemble switches to float64 for prediction.
@@ -781,18 +678,6 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         targets64 = Y64.unsqueeze(1) + noise - (0.0 if prior64 is None else prior64.transpose(0, 1))
         refit_output_layer_(ensemble.members, X64, targets64, weights, alpha)
 
-    def _build_networks(self, n_features, member_outputs, n_outputs, probe, K, activation, prior_scale):
-        if self.module is not None:
-            module_factory = self.module
-        else:
-            module_factory = MLP() if activation is None else MLP(activation=activation)
-        prior_factory = module_factory if self.prior is None else self.prior
-        members = checks.build_networks("module", module_factory, K, n_features, member_outputs, probe)
-        priors = None
-        if prior_scale > 0:
-            priors = checks.build_networks("prior", prior_factory, K, n_features, n_outputs, probe)
-        return members, priors
-
     def _member_targets(self, ensemble, X_t, Y_t, noise_seed, target_noise):
         """Per-member targets ``y + sigma * eps_k - beta * p_k(x)`` and prior terms ``beta * p_k(x)``.
 
@@ -829,63 +714,32 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
 
     def _iter_predictive(self, X):
         """Yield ``(rows, Q, V)``: member means Q and noise variances V, shape (K, rows, t), in y's units."""
-        check_is_fitted(self)
-        if self._is_plain_input(X):
-            # What validate_data would return, without its ~0.1 ms of checks
-            # that cannot fail here: it matters for one-row calls in a loop.
-            X = X.astype(np.float64, copy=False)
-        else:
-            checks.check_numeric("X", X)
-            X = validate_data(self, X, reset=False, dtype=np.float64, ensure_all_finite=False)
-        checks.check_finite("X", X)
-        yield from self._iter_standardised((X - self._x_mean) / self._x_scale)
-
-    def _is_plain_input(self, X) -> bool:
-        """Whether X is a non-empty float ndarray of the fitted width, fitted without feature names."""
-        return (
-            type(X) is np.ndarray
-            and X.dtype in (np.float64, np.float32)
-            and X.ndim == 2
-            and X.shape[0] > 0
-            and X.shape[1] == self.n_features_in_
-            and not hasattr(self, "feature_names_in_")
-        )
+        yield from self._iter_standardised(self._standardised_input(X))
 
     def _iter_standardised(self, X):
         """:meth:`_iter_predictive` on inputs already standardised and validated."""
-        # set_params(device=...) after fit moves the ensemble, as fit would have placed it.
-        device = checks.move_to_device("device", self.device, self.ensemble_)
-        step = getattr(self, "predict_batch_size", None)
-        checks.check_int("predict_batch_size", step, minimum=1, allow=(None,))
-        step = PREDICT_BATCH_ROWS if step is None else int(step)
-        with torch.inference_mode():
-            for start in range(0, X.shape[0], step):
-                rows = slice(start, start + step)
-                x = torch.as_tensor(X[rows], dtype=torch.float64, device=device)
-                if self.noise == "heteroscedastic":
-                    out, variance = split_mean_variance(self.ensemble_(x))
-                    prior = self.ensemble_.prior_term(x)
-                    out = out if prior is None else out + prior
-                    # Rounded to float32 like the means below, for the same reason.
-                    variance = _round_to_float32(variance) * self._y_scale**2
-                else:
-                    out = self.ensemble_.predict_members(x)
-                    # A real array: np.broadcast_to costs ~10 us a call, most of a one-row call's share.
-                    variance = np.empty((out.shape[0], out.shape[1], self.n_outputs_))
-                    variance[...] = self._noise_var
-                # Matrix kernels sum in an order that depends on how many rows
-                # they get, so a row's float32 result would change with the
-                # batch it is predicted in. Computed in float64, the rows differ
-                # by ~1e-16 relative; rounded to float32 (the precision the
-                # members were trained in) they agree bit for bit, except in the
-                # ~1e-8 chance that a value lies on a rounding boundary.
-                out = _round_to_float32(out)
-                if not np.isfinite(out).all():
-                    raise FloatingPointError(
-                        "The ensemble's output is not finite (overflow) for some rows of X, whose "
-                        "values are probably far outside the training data; check X for extreme values."
-                    )
-                yield rows, out * self._y_scale + self._y_mean, variance
+        # PREDICT_BATCH_ROWS is read here, at call time, so that it can be patched.
+        for rows, x in self._row_batches(X, PREDICT_BATCH_ROWS):
+            if self.noise == "heteroscedastic":
+                out, variance = split_mean_variance(self.ensemble_(x))
+                prior = self.ensemble_.prior_term(x)
+                out = out if prior is None else out + prior
+                # Rounded to float32 like the means below, for the same reason.
+                variance = round_to_float32(variance) * self._y_scale**2
+            else:
+                out = self.ensemble_.predict_members(x)
+                # A real array: np.broadcast_to costs ~10 us a call, most of a one-row call's share.
+                variance = np.empty((out.shape[0], out.shape[1], self.n_outputs_))
+                variance[...] = self._noise_var
+            # Matrix kernels sum in an order that depends on how many rows
+            # they get, so a row's float32 result would change with the
+            # batch it is predicted in. Computed in float64, the rows differ
+            # by ~1e-16 relative; rounded to float32 (the precision the
+            # members were trained in) they agree bit for bit, except in the
+            # ~1e-8 chance that a value lies on a rounding boundary.
+            out = round_to_float32(out)
+            check_finite_output(out)
+            yield rows, out * self._y_scale + self._y_mean, variance
 
     def _squeeze(self, array, axis):
         return np.squeeze(array, axis=axis) if self.n_outputs_ == 1 else array
@@ -1105,22 +959,3 @@ class RandomizedPriorRegressor(RegressorMixin, BaseEstimator):
         if include_noise and self.noise != "none":
             draws = draws + np.sqrt(noise_var[chosen]) * rng.standard_normal(draws.shape)
         return self._squeeze(np.moveaxis(draws, 0, -1), axis=1)
-
-
-def _round_to_float32(values: torch.Tensor) -> np.ndarray:
-    """``values`` rounded to float32, as a float64 array.
-
-    numpy rounds to nearest, ties to even, as torch does; its casts cost a
-    third of torch's on the few values of a one-row prediction.
-    """
-    return values.cpu().numpy().astype(np.float32).astype(np.float64)
-
-
-def _standardisation(values: np.ndarray, enabled: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Column means and standard deviations (a zero std becomes 1), or (0, 1)."""
-    if not enabled:
-        return np.zeros(values.shape[1]), np.ones(values.shape[1])
-    mean = values.mean(axis=0)
-    scale = values.std(axis=0)
-    scale[scale == 0] = 1.0
-    return mean, scale

@@ -37,6 +37,8 @@ from safetensors import safe_open
 from safetensors.numpy import save_file
 from sklearn.utils.validation import check_is_fitted
 
+from ._base import RandomizedPriorBase
+from ._classifier import RandomizedPriorClassifier
 from ._ensemble import RandomizedPriorEnsemble
 from ._random import private_torch_rng
 from ._regressor import RandomizedPriorRegressor
@@ -63,6 +65,8 @@ _REBUILT = ("ensemble_", "net_", "_fit_state")
 # The only factories and classes that load() may call, by name.
 _FACTORY_CLASSES = {"SinePrior": SinePrior}
 _FACTORY_OBJECTS = {"MLP": MLP}
+# The estimators save() writes and load() rebuilds, by the class name in the file.
+_ESTIMATORS = {cls.__name__: cls for cls in (RandomizedPriorRegressor, RandomizedPriorClassifier)}
 
 
 # ----------------------------------------------------------------- encoding
@@ -189,12 +193,12 @@ def _is_data(value) -> bool:
 
 
 # --------------------------------------------------------------------- save
-def save(estimator: RandomizedPriorRegressor, path) -> None:
+def save(estimator: RandomizedPriorBase, path) -> None:
     """Write a fitted estimator to a safetensors file, without pickle.
 
     Parameters
     ----------
-    estimator : RandomizedPriorRegressor
+    estimator : RandomizedPriorRegressor or RandomizedPriorClassifier
         A fitted estimator.
     path : str or os.PathLike
         The file to write (conventionally ``*.safetensors``); overwritten if
@@ -226,8 +230,8 @@ def save(estimator: RandomizedPriorRegressor, path) -> None:
     >>> bool(np.array_equal(loaded.predict(X), model.predict(X)))
     True
     """
-    if not isinstance(estimator, RandomizedPriorRegressor):
-        raise TypeError(f"save() writes a RandomizedPriorRegressor; got {type(estimator).__name__}.")
+    if type(estimator) not in _ESTIMATORS.values():
+        raise TypeError(f"save() writes one of {sorted(_ESTIMATORS)}; got {type(estimator).__name__}.")
     check_is_fitted(estimator)
     params = estimator.get_params(deep=False)
     encoded_params = {}
@@ -327,7 +331,7 @@ def read_metadata(path) -> dict:
     return metadata
 
 
-def load(path, *, map_location="cpu", **params) -> RandomizedPriorRegressor:
+def load(path, *, map_location="cpu", **params) -> RandomizedPriorBase:
     """Read an estimator written by :func:`save`; never unpickles.
 
     Parameters
@@ -347,8 +351,8 @@ def load(path, *, map_location="cpu", **params) -> RandomizedPriorRegressor:
 
     Returns
     -------
-    estimator : RandomizedPriorRegressor
-        Fitted, with predictions bit-identical to the saved estimator's. It
+    estimator : RandomizedPriorRegressor or RandomizedPriorClassifier
+        Of the class that was saved; fitted, with predictions bit-identical to the saved estimator's. It
         has no ``net_``; the training history is in :func:`read_metadata`.
 
     Raises
@@ -358,7 +362,9 @@ def load(path, *, map_location="cpu", **params) -> RandomizedPriorRegressor:
         or a required parameter is missing.
     """
     metadata = read_metadata(path)
-    valid = set(RandomizedPriorRegressor().get_params(deep=False))
+    # Files written before the classifier existed name the regressor too.
+    estimator_class = _lookup(_ESTIMATORS, metadata.get("class", "RandomizedPriorRegressor"))
+    valid = set(estimator_class().get_params(deep=False))
     unknown = sorted(set(params) - valid)
     if unknown:
         raise TypeError(f"load() got unknown parameter(s) {unknown}; valid ones are {sorted(valid)}.")
@@ -385,7 +391,7 @@ def load(path, *, map_location="cpu", **params) -> RandomizedPriorRegressor:
             stacklevel=2,
         )
         decoded["device"] = "cpu"
-    estimator = RandomizedPriorRegressor(**decoded)
+    estimator = estimator_class(**decoded)
 
     with safe_open(os.fspath(path), framework="np") as handle:
         arrays = {key: handle.get_tensor(key) for key in handle.keys()}
@@ -435,5 +441,3 @@ def _rebuild_ensemble(estimator, metadata, state) -> torch.nn.Module:
             f"factories the model was fitted with to load(). The error was: {exc}"
         ) from exc
     return ensemble.eval()
-
-

@@ -2,7 +2,7 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skrpf import MLP, RandomizedPriorRegressor
+from skrpf import MLP, RandomizedPriorClassifier, RandomizedPriorRegressor
 
 
 def _configurations():
@@ -12,6 +12,10 @@ def _configurations():
         RandomizedPriorRegressor(module=MLP(hidden_layer_sizes=(16, 16)), n_estimators=3, max_epochs=100),
         # Warm refits: the checks fit one object repeatedly, on other shapes too.
         RandomizedPriorRegressor(
+            module=MLP(hidden_layer_sizes=(16, 16)), n_estimators=3, max_epochs=100, warm_start=True
+        ),
+        RandomizedPriorClassifier(module=MLP(hidden_layer_sizes=(16, 16)), n_estimators=3, max_epochs=100),
+        RandomizedPriorClassifier(
             module=MLP(hidden_layer_sizes=(16, 16)), n_estimators=3, max_epochs=100, warm_start=True
         ),
     ]
@@ -25,7 +29,8 @@ def _configurations():
 # the objective; tests/test_training.py checks that zero weight removes a row.)
 EXPECTED_FAILED_CHECKS = {
     "check_sample_weight_equivalence_on_dense_data": (
-        "bootstrap resampling and target noise are drawn per row, so repeated rows get other draws"
+        "bootstrap weights (and the regressor's target noise) are drawn per row, so repeated rows get "
+        "other draws"
     ),
 }
 
@@ -40,7 +45,7 @@ WARM_START_EXPECTED_FAILED_CHECKS = {
 
 
 def _expected_failed_checks(estimator):
-    if estimator.warm_start:
+    if getattr(estimator, "warm_start", False):
         return {**EXPECTED_FAILED_CHECKS, **WARM_START_EXPECTED_FAILED_CHECKS}
     return EXPECTED_FAILED_CHECKS
 
