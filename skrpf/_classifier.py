@@ -13,6 +13,7 @@ import copy
 
 import numpy as np
 import torch
+from scipy import special
 from sklearn.base import ClassifierMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
@@ -424,10 +425,7 @@ class RandomizedPriorClassifier(ClassifierMixin, RandomizedPriorBase):
         members_proba : ndarray of shape (n_estimators, n_samples, n_classes)
             ``softmax(Q_k(x))`` of member ``k``, columns in the order of ``classes_``.
         """
-        logits = self._member_logits(X)
-        logits = logits - logits.max(axis=-1, keepdims=True)
-        exp = np.exp(logits)
-        return exp / exp.sum(axis=-1, keepdims=True)
+        return special.softmax(self._member_logits(X), axis=-1)
 
     def predict_proba(self, X):
         """Class probabilities: the mean of the member softmaxes.

@@ -56,7 +56,12 @@ _SCALARS = (bool, int, float, str, np.generic)
 
 @dataclass(frozen=True)
 class FitState:
-    """What a cold fit leaves for the warm refits after it."""
+    """What a cold fit leaves for the warm refits after it.
+
+    ``hyper`` is what else the members' meaning depends on, per task: the
+    regressor's resolved hyper-parameters, the classifier's ``classes_``
+    (whose ``y_mean``, ``y_scale`` and ``noise_scale`` are the identity).
+    """
 
     params: dict
     hyper: object
