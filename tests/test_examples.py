@@ -40,7 +40,7 @@ def one_torch_thread():
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
 def test_example_runs_and_draws(path, monkeypatch, one_torch_thread):
     # The examples fit for up to 2,000 epochs of Adam, "auto" or explicit
-    # (under L-BFGS, "auto" is 15 steps): 100 are enough to exercise every line.
+    # (under L-BFGS, "auto" is 8 steps): 100 are enough to exercise every line.
     resolve_max_epochs = skrpf._regressor.resolve_max_epochs
     monkeypatch.setattr(
         skrpf._regressor,
