@@ -31,6 +31,7 @@ from ._gradients import predict_with_gradients
 from ._losses import WeightedGaussianNLL, split_mean_variance
 from ._noise import NOISE_MODELS, OUT_OF_BAG_MAX_ROWS, ensure_out_of_bag_rows, out_of_bag_noise_variance
 from ._output_layer import refit_output_layer_
+from ._prediction_cache import cache_key, frozen
 from ._random import private_torch_rng, resolve_seed
 from ._schedule import resolve_batch_size, resolve_max_epochs
 from ._threads import resolve_threads, torch_threads
@@ -426,6 +427,13 @@ class RandomizedPriorRegressor(RegressorMixin, RandomizedPriorBase):
         self.verbose = verbose
 
     # ------------------------------------------------------------------ tags
+    def __getstate__(self):
+        # The cached member outputs of the last predict (up to a few MB) are
+        # not part of the model: a pickle holds the fitted state only.
+        state = super().__getstate__()
+        state.pop("_predictive_cache", None)
+        return state
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
@@ -471,6 +479,7 @@ class RandomizedPriorRegressor(RegressorMixin, RandomizedPriorBase):
 
     def _fit(self, X, y, sample_weight):
         self._check_params()
+        self._predictive_cache = None  # answers of the ensemble being replaced
         X, Y, sample_weight = self._validate_training_data(X, y, sample_weight)
         n_samples, n_features = X.shape
         n_outputs = Y.shape[1]
@@ -713,8 +722,24 @@ class RandomizedPriorRegressor(RegressorMixin, RandomizedPriorBase):
             yield rows, Q
 
     def _iter_predictive(self, X):
-        """Yield ``(rows, Q, V)``: member means Q and noise variances V, shape (K, rows, t), in y's units."""
-        yield from self._iter_standardised(self._standardised_input(X))
+        """Yield ``(rows, Q, V)``: member means Q and noise variances V, shape (K, rows, t), in y's units.
+
+        The batches of the last input of ``_prediction_cache.MIN_ROWS`` to
+        ``MAX_ROWS`` rows are kept, read-only, and yielded again for the same
+        input (see :mod:`skrpf._prediction_cache`).
+        """
+        X = self._standardised_input(X)
+        key = cache_key(self.ensemble_, X, getattr(self, "predict_batch_size", None) or PREDICT_BATCH_ROWS)
+        cached = getattr(self, "_predictive_cache", None)
+        if key is not None and cached is not None and cached[0] == key:
+            yield from cached[1]
+            return
+        if key is None:
+            yield from self._iter_standardised(X)
+            return
+        parts = frozen(list(self._iter_standardised(X)))
+        self._predictive_cache = (key, parts)
+        yield from parts
 
     def _iter_standardised(self, X):
         """:meth:`_iter_predictive` on inputs already standardised and validated."""

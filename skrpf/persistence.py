@@ -59,8 +59,9 @@ _ENSEMBLE_PREFIX = "ensemble."
 _ATTRIBUTE_PREFIX = "attribute."
 # Fitted state that is not written as such: the ensemble is stored as its
 # tensors and rebuilt; the skorch net is represented by its history only;
-# the state for warm-started refits is dropped (a loaded estimator's next fit is cold).
-_REBUILT = ("ensemble_", "net_", "_fit_state")
+# the state for warm-started refits is dropped (a loaded estimator's next fit is cold),
+# and so are the cached member outputs of the last predict.
+_REBUILT = ("ensemble_", "net_", "_fit_state", "_predictive_cache")
 
 # The only factories and classes that load() may call, by name.
 _FACTORY_CLASSES = {"SinePrior": SinePrior}
