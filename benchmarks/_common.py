@@ -21,14 +21,19 @@ if _ROOT not in sys.path:
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
 
 from skrpf._auto import LARGE_DATA_VALUES  # noqa: E402
 
 # One thread unless SKRPF_BENCH_THREADS says otherwise: on a small machine
 # shared with other jobs, OpenMP threads that spin-wait for a busy core make
 # timings erratic (a fit can take 10x longer from one run to the next).
-# Both sides of every ratio run with the same setting.
-torch.set_num_threads(int(os.environ.get("SKRPF_BENCH_THREADS", "1")))
+# Both sides of every ratio run with the same setting, and so do the BLAS
+# libraries of numpy and scipy (the baselines: scikit-learn's and skopt's GPs),
+# whose idle threads would otherwise count as the baseline's CPU time.
+BENCH_THREADS = int(os.environ.get("SKRPF_BENCH_THREADS", "1"))
+torch.set_num_threads(BENCH_THREADS)
+threadpool_limits(BENCH_THREADS)
 
 
 #: The values the "auto" hyper-parameters take on large data. The speed
