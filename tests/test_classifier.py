@@ -85,6 +85,34 @@ def test_mutual_information_is_high_far_from_the_data():
     assert mi_far.mean() > 5 * mi_data.mean()
 
 
+def _ring_percentile_over_data(**params):
+    X, y = make_moons(200, noise=0.2, random_state=0)
+    model = RandomizedPriorClassifier(max_epochs=300, random_state=0, **params).fit(X, y)
+    angles = np.linspace(0, 2 * np.pi, 64, endpoint=False)
+    ring = 4.5 * np.column_stack([np.cos(angles), np.sin(angles)]) + X.mean(axis=0)
+    mi_ring = model.predict_uncertainty(ring)["mutual_information"]
+    return np.percentile(mi_ring, 10) / model.predict_uncertainty(X)["mutual_information"].mean()
+
+
+def test_sine_members_and_lecun_relu_priors_disagree_far_out_in_every_direction():
+    # The recipe of the user guide: at nine angles in ten, not on average.
+    # The defaults give a 10th percentile of 0.000 on this ring (checked below).
+    recipe = dict(module=MLP(activation="sin"), prior=MLP(first_layer_init="lecun"), prior_scale=3.0)
+    assert _ring_percentile_over_data(**recipe) > 3
+    assert _ring_percentile_over_data() < 3
+
+
+def test_mlp_first_layer_init():
+    torch.manual_seed(0)
+    lecun = MLP(hidden_layer_sizes=(400,), first_layer_init="lecun")(2, 1)[0].weight
+    glorot = MLP(hidden_layer_sizes=(400,))(2, 1)[0].weight
+    # Variance 1 / fan_in against Glorot's 2 / (fan_in + fan_out).
+    assert abs(lecun.var().item() - 1 / 2) < 0.05
+    assert abs(glorot.var().item() - 2 / 402) < 0.001
+    with pytest.raises(ValueError, match="first_layer_init='he'"):
+        MLP(first_layer_init="he")(2, 1)
+
+
 def test_string_labels_give_the_integer_labels_fit(blobs):
     X, y = blobs
     names = np.array(["ant", "bee", "cat"])
