@@ -111,12 +111,19 @@ def prior_kernel_features(factory, X: np.ndarray, n_draws: int, seed: int):
 
 
 def _mlp_draws(factory: MLP, n_features: int, n_draws: int, generator: torch.Generator):
-    """A stack of ``n_draws`` random MLPs: Glorot-uniform weights, biases ``U(+-1/sqrt(fan_in))``."""
+    """A stack of ``n_draws`` random MLPs, initialised as :class:`~skrpf.MLP` initialises one.
+
+    Glorot-uniform weights (the first layer's LeCun-uniform with
+    ``first_layer_init="lecun"``), biases ``U(+-1/sqrt(fan_in))``.
+    """
     widths = (n_features, *map(int, factory.hidden_layer_sizes), 1)
     activation = ACTIVATIONS[factory.activation]()
     layers = []
-    for fan_in, fan_out in zip(widths[:-1], widths[1:], strict=True):
-        weight_bound = np.sqrt(6.0 / (fan_in + fan_out))
+    for i, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
+        if i == 0 and factory.first_layer_init == "lecun":
+            weight_bound = np.sqrt(3.0 / fan_in)
+        else:
+            weight_bound = np.sqrt(6.0 / (fan_in + fan_out))
         bias_bound = 1.0 / np.sqrt(fan_in)
         weight = 2 * torch.rand((n_draws, fan_in, fan_out), generator=generator, dtype=torch.float64) - 1
         bias = 2 * torch.rand((n_draws, 1, fan_out), generator=generator, dtype=torch.float64) - 1

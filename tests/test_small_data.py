@@ -20,7 +20,7 @@ from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
 from skrpf import MLP, RandomizedPriorRegressor
 from skrpf._auto import SMALL_DATA_MAX_ROWS
 from skrpf._ensemble import stack_modules
-from skrpf._evidence import LENGTH_SCALES, choose_by_evidence, log_marginal_likelihoods
+from skrpf._evidence import LENGTH_SCALES, choose_by_evidence, log_marginal_likelihoods, prior_kernel_features
 from skrpf._output_layer import refit_output_layer_
 from skrpf._threads import SMALL_WORK_MAX_ROWS
 
@@ -423,3 +423,30 @@ def test_auto_threads_leave_large_work_to_torch(torch_two_threads):
     RandomizedPriorRegressor(n_estimators=2, module=module, max_epochs=1, random_state=0).fit(X, X[:, 0])
     assert module.threads_seen == {torch_two_threads}
     assert torch.get_num_threads() == torch_two_threads
+
+
+@pytest.mark.parametrize("first_layer_init", ["glorot", "lecun"])
+def test_evidence_draws_follow_the_mlp_initialisation(first_layer_init):
+    # The evidence draws MLP weights directly, without building modules; its
+    # prior functions must have the distribution of the networks MLP builds.
+    factory = MLP(activation="tanh", first_layer_init=first_layer_init)
+    x = np.array([[2.0, -1.5], [0.3, 0.8]])
+    draws = prior_kernel_features(factory, x, n_draws=4000, seed=0)
+    with torch.no_grad():
+        direct = draws(torch.as_tensor(x, dtype=torch.float64))[:, :, 0].numpy()
+        torch.manual_seed(0)
+        built = np.stack(
+            [factory(2, 1).double()(torch.as_tensor(x, dtype=torch.float64))[:, 0].numpy() for _ in range(4000)]
+        )
+    ratio = direct.var(axis=0) / built.var(axis=0)
+    assert np.all((ratio > 0.85) & (ratio < 1.18)), ratio
+
+
+def test_lecun_first_layer_gives_the_evidence_steeper_priors():
+    x = np.array([[2.0, -1.5]])
+    spread = {}
+    for init in ("glorot", "lecun"):
+        draws = prior_kernel_features(MLP(first_layer_init=init), x, n_draws=2000, seed=0)
+        with torch.no_grad():
+            spread[init] = float(draws(torch.as_tensor(x, dtype=torch.float64)).var())
+    assert spread["lecun"] > 2 * spread["glorot"]
