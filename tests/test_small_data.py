@@ -435,9 +435,8 @@ def test_evidence_draws_follow_the_mlp_initialisation(first_layer_init):
     with torch.no_grad():
         direct = draws(torch.as_tensor(x, dtype=torch.float64))[:, :, 0].numpy()
         torch.manual_seed(0)
-        built = np.stack(
-            [factory(2, 1).double()(torch.as_tensor(x, dtype=torch.float64))[:, 0].numpy() for _ in range(4000)]
-        )
+        inputs = torch.as_tensor(x, dtype=torch.float64)
+        built = np.stack([factory(2, 1).double()(inputs)[:, 0].numpy() for _ in range(4000)])
     ratio = direct.var(axis=0) / built.var(axis=0)
     assert np.all((ratio > 0.85) & (ratio < 1.18)), ratio
 
