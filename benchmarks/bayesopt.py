@@ -56,7 +56,7 @@ PROBLEMS = {
 
 
 def run_once(
-    problem: str, method: str, seed: int, calls: int, acq_optimizer: str
+    problem: str, method: str, seed: int, calls: int, acq_optimizer: str, n_estimators: int | None = None
 ) -> tuple[list[float], float]:
     """One optimisation run; returns the best value after each call and the CPU seconds."""
     function, box, _ = PROBLEMS[problem]
@@ -67,7 +67,8 @@ def run_once(
         for _ in range(calls):
             values.append(function([rng.uniform(low, high) for low, high in box]))
     else:
-        estimator = "GP" if method == "skopt GP" else RandomizedPriorRegressor(random_state=seed)
+        members = {} if n_estimators is None else {"n_estimators": n_estimators}
+        estimator = "GP" if method == "skopt GP" else RandomizedPriorRegressor(random_state=seed, **members)
         kwargs = {"acq_optimizer_kwargs": {"n_points": 10_000}} if acq_optimizer == "sampling" else {}
         optimizer = Optimizer(
             box,
@@ -96,6 +97,9 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=["skopt GP", "skrpf", "random"])
     parser.add_argument("--acq-optimizer", default="sampling", choices=["sampling", "auto", "lbfgs"])
     parser.add_argument("--plot", action="store_true")
+    parser.add_argument(
+        "--n-estimators", type=int, default=None, help="skrpf's n_estimators (default: the estimator's)"
+    )
     args = parser.parse_args()
     print_header(
         f"Bayesian optimisation, {args.calls} calls, {args.seeds} seeds, acq_optimizer={args.acq_optimizer}"
@@ -109,7 +113,8 @@ def main() -> None:
         rows, regret, cpu = [], {}, {}
         for method in args.methods:
             runs = [
-                run_once(problem, method, seed, args.calls, args.acq_optimizer) for seed in range(args.seeds)
+                run_once(problem, method, seed, args.calls, args.acq_optimizer, args.n_estimators)
+                for seed in range(args.seeds)
             ]
             best = np.array([r[0] for r in runs])
             curves[problem, method] = best
