@@ -49,7 +49,7 @@ def forrester_2d(x) -> float:
 
 # Four Gaussian bumps in 6-D at fixed random centres, the deepest one narrow:
 # a problem of our own with hart6's character (a needle in six dimensions),
-# on which the estimator's defaults are chosen rather than on hart6 itself.
+# on which 6-D choices of defaults can be made rather than on hart6 itself.
 _BUMP_CENTRES = np.random.RandomState(0).uniform(0.1, 0.9, size=(4, 6))
 _BUMP_HEIGHTS = np.array([1.0, 1.3, 0.9, 1.6])
 _BUMP_WIDTHS = np.array([0.25, 0.2, 0.3, 0.15])

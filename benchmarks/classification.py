@@ -10,8 +10,9 @@ the weighted mean gap between confidence and accuracy) of:
 * ``LogisticRegression`` (C=1), ``MLPClassifier`` (2x50 ReLU, as the
   members, early stopping off, max_iter=500),
   ``GaussianProcessClassifier`` (ConstantKernel * RBF, fitted by the
-  marginal likelihood from a length scale of sqrt(n_features)) and ``HistGradientBoostingClassifier``, each at
-  scikit-learn's defaults otherwise.
+  marginal likelihood from a length scale of sqrt(n_features)) and
+  ``HistGradientBoostingClassifier``, each at scikit-learn's defaults
+  otherwise.
 
 Every model sees the inputs standardised with the training split's
 statistics. Targets: skrpf's log-loss within 0.02 of the best of the others
@@ -55,13 +56,13 @@ def models(seed: int, n_features: int) -> dict:
     # distance between standardised rows: at scikit-learn's default of 1, on
     # digits' 64 features, the kernel is ~0 between any two rows and the
     # marginal-likelihood optimiser stays there (uniform predictions).
-    start = float(np.sqrt(n_features))
+    rbf_length_scale = float(np.sqrt(n_features))
     return {
         "skrpf": RandomizedPriorClassifier(random_state=seed),
         "LogisticRegression": LogisticRegression(max_iter=2000),
         "MLPClassifier": MLPClassifier(hidden_layer_sizes=(50, 50), max_iter=500, random_state=seed),
         "GaussianProcessClassifier": GaussianProcessClassifier(
-            ConstantKernel() * RBF(length_scale=start), random_state=seed
+            ConstantKernel() * RBF(length_scale=rbf_length_scale), random_state=seed
         ),
         "HistGradientBoosting": HistGradientBoostingClassifier(random_state=seed),
     }
