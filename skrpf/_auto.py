@@ -108,6 +108,10 @@ class Resolved:
     #: Whether the output layer is solved in closed form after training
     #: (:mod:`skrpf._output_layer`): in the small-data regime, with L-BFGS.
     solve_output_layer: bool = False
+    #: Whether the members' spread is capped at the priors' std (see
+    #: ``RandomizedPriorEnsemble.predict_members``): wherever the evidence
+    #: fitted the prior, as a GP's kernel, whose variance a posterior's never exceeds.
+    cap_spread_at_prior: bool = False
     #: Noise variance per target in standardised units from the evidence,
     #: or None where it comes from out-of-bag residuals.
     noise_variance: float | None = None
@@ -204,6 +208,7 @@ def resolve(params: dict, X: np.ndarray, Y: np.ndarray, seed: int) -> Resolved:
         activation=activation,
         output_scale=output_scale,
         solve_output_layer=uses_lbfgs,
+        cap_spread_at_prior=evidence is not None,
         # With a resampler given, the noise comes from out-of-bag residuals instead.
         noise_variance=noise_variance if is_auto(params["bootstrap"]) else None,
         log_marginal_likelihood=None if evidence is None else evidence.log_marginal_likelihood,

@@ -196,15 +196,20 @@ class BatchedSequential(nn.Module):
         last = 2 if self.layers[-1].has_bias else 1
         return forward_stack(x, self.layers[:-1], tensors[:-last])
 
+    def output_layer(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The last product's weights (K, width, out) and bias (K, 1, out) or None."""
+        tensors = list(self._tensors().values())
+        if self.layers[-1].has_bias:
+            return tensors[-2], tensors[-1]
+        return tensors[-1], None
+
     def set_output_layer(self, weight: torch.Tensor, bias: torch.Tensor | None) -> None:
         """Overwrite the last product's weights (K, width, out) and bias (K, 1, out) in place."""
-        tensors = list(self._tensors().values())
+        own_weight, own_bias = self.output_layer()
         with torch.no_grad():
-            if bias is None:
-                tensors[-1].copy_(weight)
-            else:
-                tensors[-2].copy_(weight)
-                tensors[-1].copy_(bias)
+            own_weight.copy_(weight)
+            if own_bias is not None and bias is not None:
+                own_bias.copy_(bias)
 
     def unstack(self, index: int, template: nn.Module) -> nn.Module:
         """Return member ``index`` as a standalone copy of ``template``."""
@@ -365,6 +370,8 @@ class RandomizedPriorEnsemble(nn.Module):
             self.priors.requires_grad_(False)
             self.priors.eval()
         self.prior_scale = float(prior_scale)
+        # Set after training where the small-data recipe applies (see predict_members).
+        self.cap_spread_at_prior = False
         # (key, joint stack or None, source tensors), built by _joint_stack on first use.
         self._joint: tuple | None = None
 
@@ -377,6 +384,7 @@ class RandomizedPriorEnsemble(nn.Module):
     def __setstate__(self, state):
         super().__setstate__(state)
         self.__dict__.setdefault("_joint", None)  # pickled before the cache existed
+        self.__dict__.setdefault("cap_spread_at_prior", False)  # pickled before the cap existed
 
     def train(self, mode: bool = True):
         """Set the members' training mode; the priors always stay in eval mode.
@@ -418,14 +426,67 @@ class RandomizedPriorEnsemble(nn.Module):
         with torch.no_grad():
             return self.prior_scale * self.priors(x)
 
-    def predict_members(self, x: torch.Tensor) -> torch.Tensor:
+    def can_cap_spread(self) -> bool:
+        """Whether the priors end in a product whose weights :meth:`prior_variance` can integrate out."""
+        priors = self.priors
+        return isinstance(priors, BatchedSequential) and not priors.layers[-1].activations
+
+    def prior_variance(self, x: torch.Tensor, hidden: torch.Tensor | None = None) -> torch.Tensor:
+        """The variance of ``prior_scale * p(x)`` with the priors' output layer integrated out.
+
+        For prior ``k`` with last hidden features ``h_k(x)`` and an output
+        layer of independent zero-mean weights of variance ``v_w`` and biases
+        of variance ``v_b``, ``Var[p_k(x)] = v_w ||h_k(x)||^2 + v_b``. The
+        variances are the second moments of the K priors' own output layers
+        (K * width weights), so any zero-mean initialisation is covered; the
+        result is averaged over the K hidden layers. It is a smooth function
+        of ``x``: the Monte Carlo error of K draws of the output layer, which
+        the members' spread carries, is gone.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (batch, in)
+        hidden : torch.Tensor of shape (K, batch, width), optional
+            ``priors.output_layer_inputs(x)``, where already computed.
+
+        Returns
+        -------
+        torch.Tensor of shape (batch, out)
+        """
+        priors = cast(BatchedSequential, self.priors)
+        if hidden is None:
+            hidden = cast(torch.Tensor, priors.output_layer_inputs(x))
+        weight, bias = priors.output_layer()
+        weight_variance = weight.square().mean(dim=(0, 1))  # (out,)
+        squared_norm = hidden.square().sum(dim=-1).mean(dim=0)  # (batch,)
+        variance = squared_norm.unsqueeze(-1) * weight_variance
+        if bias is not None:
+            variance = variance + bias.square().mean(dim=(0, 1))
+        return self.prior_scale**2 * variance
+
+    def predict_members(self, x: torch.Tensor, joint_stack: bool = True) -> torch.Tensor:
         """Full member outputs ``Q_k(x)``, shape (K, batch, out).
 
         Without gradients, members and priors of the same layers run as one
         stack of 2K networks: the same products, member by member, in half
-        the calls, which is most of the cost of a one-row prediction.
+        the calls, which is most of the cost of a one-row prediction
+        (``joint_stack=False`` turns this off, for traces and exports).
+
+        With ``cap_spread_at_prior`` (the small-data recipe), the members'
+        deviations from their mean are shrunk, point by point, so that their
+        variance is at most :meth:`prior_variance`: a posterior's variance
+        never exceeds its prior's. Far from the data, where the trained
+        networks keep random functions of their own and the spread of K
+        members would be about sqrt(2) times the prior's std with a Monte
+        Carlo error of 1/sqrt(2K), the spread becomes the prior's smooth
+        std; near the data, where the members agree, nothing changes. The
+        mean is unchanged, and every consumer of the members (``predict``,
+        ``sample_y``, gradients, BoTorch, exports) sees the same capped
+        members.
         """
-        joint = None if torch.is_grad_enabled() else self._joint_stack()
+        if self.cap_spread_at_prior:
+            return self._capped_members(x)
+        joint = None if torch.is_grad_enabled() or not joint_stack else self._joint_stack()
         if joint is not None:
             both = joint.forward(x)  # a plain stack: no hooks to run
             members, priors = both[: self.n_members], both[self.n_members :]
@@ -434,6 +495,15 @@ class RandomizedPriorEnsemble(nn.Module):
         out = self.members(x)
         prior = self.prior_term(x)
         return out if prior is None else out + prior
+
+    def _capped_members(self, x: torch.Tensor) -> torch.Tensor:
+        """:meth:`predict_members` with the spread capped, from one pass of the priors."""
+        priors = cast(BatchedSequential, self.priors)
+        hidden = cast(torch.Tensor, priors.output_layer_inputs(x))
+        weight, bias = priors.output_layer()
+        prior = hidden @ weight if bias is None else torch.baddbmm(bias, hidden, weight)
+        out = self.members(x) + self.prior_scale * prior
+        return cap_spread(out, self.prior_variance(x, hidden))
 
     def _joint_stack(self) -> BatchedSequential | None:
         """Members and priors stacked into one frozen :class:`BatchedSequential`, or None.
@@ -457,3 +527,19 @@ class RandomizedPriorEnsemble(nn.Module):
             joint = members.join(priors) if small and members.can_join(priors) else None
             self._joint = (key, joint, [t.detach() for t in tensors])
         return self._joint[1]
+
+
+def cap_spread(members: torch.Tensor, variance_cap: torch.Tensor) -> torch.Tensor:
+    """Shrink members (K, batch, out) toward their mean so that their variance is at most ``variance_cap``.
+
+    Member deviations are scaled by ``sqrt(cap / max(variance, cap))``: by 1
+    where the variance (ddof=0) is within the cap, so that those points are
+    untouched, and the variance becomes the cap elsewhere. Written with a
+    maximum rather than a minimum of ratios, so that no gradient passes
+    through ``1 / variance`` at points where the members agree exactly.
+    """
+    mean = members.mean(dim=0)
+    deviations = members - mean
+    variance = deviations.square().mean(dim=0)
+    cap = variance_cap.clamp_min(torch.finfo(variance_cap.dtype).tiny)
+    return mean + deviations * torch.sqrt(cap / torch.maximum(variance, cap))

@@ -513,6 +513,7 @@ class RandomizedPriorRegressor(RegressorMixin, RandomizedPriorBase):
         x_mean, x_scale, y_mean, y_scale = state.x_mean, state.x_scale, state.y_mean, state.y_scale
         self._fit_state = state
         self.ensemble_ = ensemble
+        self._cap_spread_at_prior = ensemble.cap_spread_at_prior
         self.net_ = net
         self.n_outputs_ = n_outputs
         self.n_epochs_ = max_epochs
@@ -648,6 +649,9 @@ class RandomizedPriorRegressor(RegressorMixin, RandomizedPriorBase):
             )
         # Prediction runs in float64 and rounds to float32 (see _iter_members).
         ensemble.double().eval()
+        ensemble.cap_spread_at_prior = (
+            hyper.cap_spread_at_prior and self.noise != "heteroscedastic" and ensemble.can_cap_spread()
+        )
         if hyper.solve_output_layer and self.noise != "heteroscedastic":
             # After the out-of-bag pass, which runs on the float32 tensors.
             self._solve_output_layer(

@@ -129,17 +129,18 @@ class RandomizedPriorNetwork(nn.Module):
         """
         x = x.to(self.x_mean.dtype)
         standardised = (x - self.x_mean) / self.x_scale
-        # Members and priors as two stacks, whatever the grad mode: the
-        # ensemble's predict_members joins them into a cached stack when grad
-        # is off, which a trace would record as changing constants.
-        out = self.ensemble(standardised)
+        # Members and priors as two stacks, whatever the grad mode
+        # (joint_stack=False): predict_members otherwise joins them into a
+        # cached stack when grad is off, which a trace would record as
+        # changing constants.
         if self.heteroscedastic:
             # (mean, raw variance) outputs; the prior acts on the mean only.
-            out, variance = split_mean_variance(out)
+            out, variance = split_mean_variance(self.ensemble(standardised))
             variance = variance * self.y_scale**2
-        prior = self.ensemble.prior_term(standardised)
-        out = out if prior is None else out + prior
-        if not self.heteroscedastic:
+            prior = self.ensemble.prior_term(standardised)
+            out = out if prior is None else out + prior
+        else:
+            out = self.ensemble.predict_members(standardised, joint_stack=False)
             variance = self.noise_variance.expand_as(out)
         return out * self.y_scale + self.y_mean, variance
 

@@ -436,6 +436,8 @@ def _rebuild_ensemble(estimator, metadata, state) -> torch.nn.Module:
             )
             ensemble = RandomizedPriorEnsemble(members, priors, prior_scale, vectorize=estimator.vectorize)
         ensemble.double().load_state_dict(state, strict=True)
+        # Files written before the cap existed hold no such attribute: their spread was not capped.
+        ensemble.cap_spread_at_prior = bool(getattr(estimator, "_cap_spread_at_prior", False))
     except (RuntimeError, ValueError, TypeError) as exc:
         raise ValueError(
             "The module and prior factories do not build the saved architecture; pass the "

@@ -284,3 +284,17 @@ def test_save_refuses_unfitted_estimators_and_unknown_attributes(tmp_path):
     model.strange_ = object()
     with pytest.raises(TypeError, match="cannot write the fitted attribute 'strange_'"):
         skrpf.save(model, tmp_path / "m.safetensors")
+
+
+def test_the_small_data_spread_cap_survives_a_round_trip(tmp_path):
+    rng = np.random.RandomState(0)
+    X = rng.uniform(0, 1, size=(15, 3))
+    model = skrpf.RandomizedPriorRegressor(random_state=0).fit(X, np.sin(3 * X).sum(axis=1))
+    far = 0.5 + 3 * rng.normal(size=(50, 3))
+    path = tmp_path / "model.safetensors"
+    skrpf.save(model, path)
+    loaded = skrpf.load(path)
+    assert loaded.ensemble_.cap_spread_at_prior
+    np.testing.assert_array_equal(
+        loaded.predict(far, return_std=True)[1], model.predict(far, return_std=True)[1]
+    )

@@ -451,18 +451,32 @@ def test_lecun_first_layer_gives_the_evidence_steeper_priors():
     assert spread["lecun"] > 2 * spread["glorot"]
 
 
-def test_more_members_make_the_spread_away_from_the_data_less_noisy():
+def _far_sphere(n_features, radius, n_points=400, seed=0):
+    directions = np.random.RandomState(seed).normal(size=(n_points, n_features))
+    return 0.5 + radius * directions / np.linalg.norm(directions, axis=1, keepdims=True)
+
+
+def _uncapped_spread(model, X):
+    """The members' spread with no cap: trainable networks plus priors, added up here."""
+    ensemble = model.ensemble_
+    x = torch.as_tensor((X - model._x_mean) / model._x_scale)
+    with torch.no_grad():
+        members = ensemble.members(x) + ensemble.prior_term(x)
+    return members[..., 0].std(dim=0, correction=0).numpy() * model._y_scale[0]
+
+
+def test_more_members_make_the_uncapped_spread_away_from_the_data_less_noisy():
     # Sine priors are nearly stationary, so on a sphere far from the data
     # every point has about the same posterior std, and the point-to-point
-    # variation of the spread is the Monte Carlo error of a standard
-    # deviation over K draws: relative size about 1/sqrt(2K) for Gaussian
-    # draws. This is the noise that a gradient-based acquisition optimiser
-    # climbs (benchmarks/RESULTS.md, "Bayesian optimisation").
+    # variation of the members' spread is the Monte Carlo error of a
+    # standard deviation over K draws: relative size about 1/sqrt(2K) for
+    # Gaussian draws. This is the noise that a gradient-based acquisition
+    # optimiser climbs (benchmarks/RESULTS.md, "Bayesian optimisation"), and
+    # why the small-data recipe caps the spread at the priors' smooth std.
     rng = np.random.RandomState(0)
     X = rng.uniform(0, 1, size=(15, 4))
     y = np.sin(3 * X).sum(axis=1)
-    directions = rng.normal(size=(400, 4))
-    far = 0.5 + 3 * directions / np.linalg.norm(directions, axis=1, keepdims=True)
+    far = _far_sphere(4, radius=3)
 
     def variation(n_estimators):
         coefficients = []
@@ -470,9 +484,90 @@ def test_more_members_make_the_spread_away_from_the_data_less_noisy():
             model = RandomizedPriorRegressor(
                 module=MLP(activation="sin"), n_estimators=n_estimators, random_state=seed
             )
-            _, spread = model.fit(X, y).predict(far, return_std=True, include_noise=False)
+            spread = _uncapped_spread(model.fit(X, y), far)
             coefficients.append(spread.std() / spread.mean())
         return np.mean(coefficients)
 
     for n_estimators in (10, 40):
         assert variation(n_estimators) == pytest.approx(1 / np.sqrt(2 * n_estimators), rel=0.3)
+
+
+def test_prior_variance_matches_output_layers_drawn_from_the_mlp_initialisation():
+    # The reference draws fresh output layers from the MLP's own
+    # initialisation (Glorot uniform weights, torch's default uniform
+    # biases) over the fitted priors' hidden features; the ensemble uses the
+    # second moments of its K priors' actual output layers.
+    rng = np.random.RandomState(1)
+    X = rng.uniform(0, 1, size=(20, 3))
+    model = RandomizedPriorRegressor(n_estimators=40, random_state=0).fit(X, np.sin(4 * X).sum(axis=1))
+    ensemble = model.ensemble_
+    x = torch.as_tensor(np.vstack([X[:5], _far_sphere(3, radius=2, n_points=5)]))
+    with torch.no_grad():
+        hidden = ensemble.priors.output_layer_inputs(x).numpy()  # (K, n, width)
+        computed = ensemble.prior_variance(x)[:, 0].numpy()
+    width = hidden.shape[-1]
+    draws = np.random.RandomState(2)
+    weight_bound, bias_bound = np.sqrt(6 / (width + 1)), 1 / np.sqrt(width)
+    outputs = []
+    for _ in range(2000):
+        weights = draws.uniform(-weight_bound, weight_bound, size=(hidden.shape[0], width))
+        biases = draws.uniform(-bias_bound, bias_bound, size=(hidden.shape[0], 1))
+        outputs.append(np.einsum("knw,kw->kn", hidden, weights) + biases)
+    reference = ensemble.prior_scale**2 * np.var(np.stack(outputs), axis=0).mean(axis=0)
+    np.testing.assert_allclose(computed, reference, rtol=0.08)
+
+
+def test_the_spread_is_capped_at_the_priors_std_and_untouched_below_it():
+    rng = np.random.RandomState(0)
+    X = rng.uniform(0, 1, size=(15, 4))
+    y = np.sin(3 * X).sum(axis=1)
+    model = RandomizedPriorRegressor(module=MLP(activation="sin"), random_state=0).fit(X, y)
+    points = np.vstack([X, rng.uniform(0, 1, size=(200, 4)), _far_sphere(4, radius=3)])
+    mean, spread = model.predict(points, return_std=True, include_noise=False)
+    uncapped = _uncapped_spread(model, points)
+    with torch.no_grad():
+        x = torch.as_tensor((points - model._x_mean) / model._x_scale)
+        prior_std = model.ensemble_.prior_variance(x)[:, 0].sqrt().numpy() * model._y_scale[0]
+    assert model.ensemble_.cap_spread_at_prior
+    # predict rounds member outputs to float32: at the training rows, where
+    # the spread is ~1e-6, that rounding is the difference.
+    np.testing.assert_allclose(spread, np.minimum(uncapped, prior_std), rtol=1e-5, atol=1e-7)
+    # Both sides occur: the cap binds far out and not near the data.
+    assert np.mean(uncapped > prior_std) > 0.3
+    assert np.mean(uncapped < prior_std) > 0.3
+    # The members are shrunk toward their mean, which does not move.
+    members = model.predict_members(points)
+    np.testing.assert_allclose(members.mean(axis=0), mean, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(members.std(axis=0), spread, rtol=1e-5, atol=1e-7)
+
+
+def test_with_the_cap_the_spread_away_from_the_data_is_smooth():
+    # The Monte Carlo peaks of the uncapped spread (previous tests) are
+    # gone: whatever stays uneven lies below the plateau of the prior's std.
+    rng = np.random.RandomState(0)
+    X = rng.uniform(0, 1, size=(15, 4))
+    model = RandomizedPriorRegressor(module=MLP(activation="sin"), n_estimators=40, random_state=0)
+    model.fit(X, np.sin(3 * X).sum(axis=1))
+    far = _far_sphere(4, radius=3)
+    _, spread = model.predict(far, return_std=True, include_noise=False)
+    uncapped = _uncapped_spread(model, far)
+    assert spread.std() / spread.mean() < 0.3 * uncapped.std() / uncapped.mean()
+
+
+def test_the_cap_applies_where_the_evidence_fitted_the_prior():
+    rng = np.random.RandomState(0)
+    X = rng.uniform(0, 1, size=(SMALL_DATA_MAX_ROWS + 50, 2))
+    y = _smooth_2d(X)
+    large = RandomizedPriorRegressor(n_estimators=3, max_epochs=2, random_state=0).fit(X, y)
+    fixed = {"length_scale": 1.0, "prior_scale": 1.0, "target_noise": 0.0, "alpha": 1e-2}
+    no_evidence = RandomizedPriorRegressor(**fixed, max_epochs=5, random_state=0).fit(X[:20], y[:20])
+    hetero = RandomizedPriorRegressor(noise="heteroscedastic", max_epochs=5, random_state=0).fit(
+        X[:20], y[:20]
+    )
+    for model in (large, no_evidence, hetero):
+        assert not model.ensemble_.cap_spread_at_prior
+    _, spread = no_evidence.predict(X[:50], return_std=True, include_noise=False)
+    np.testing.assert_allclose(spread, _uncapped_spread(no_evidence, X[:50]), rtol=1e-5, atol=1e-9)
+    # Adam instead of L-BFGS still fits the prior by the evidence: capped.
+    adam = RandomizedPriorRegressor(optimizer=torch.optim.Adam, max_epochs=5, random_state=0)
+    assert adam.fit(X[:20], y[:20]).ensemble_.cap_spread_at_prior
