@@ -456,13 +456,21 @@ class RandomizedPriorEnsemble(nn.Module):
         priors = cast(BatchedSequential, self.priors)
         if hidden is None:
             hidden = cast(torch.Tensor, priors.output_layer_inputs(x))
-        weight, bias = priors.output_layer()
-        weight_variance = weight.square().mean(dim=(0, 1))  # (out,)
+        weight_variance, bias_variance = self.prior_output_variances()
         squared_norm = hidden.square().sum(dim=-1).mean(dim=0)  # (batch,)
-        variance = squared_norm.unsqueeze(-1) * weight_variance
-        if bias is not None:
-            variance = variance + bias.square().mean(dim=(0, 1))
-        return self.prior_scale**2 * variance
+        return squared_norm.unsqueeze(-1) * weight_variance + bias_variance
+
+    def prior_output_variances(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Second moments ``v_w``, ``v_b`` of the priors' output layer per output, times ``prior_scale**2``.
+
+        :meth:`prior_variance` is ``mean_k ||h_k(x)||^2`` times the first plus the second.
+        """
+        weight, bias = cast(BatchedSequential, self.priors).output_layer()
+        squared_scale = self.prior_scale**2
+        weight_variance = squared_scale * weight.square().mean(dim=(0, 1))  # (out,)
+        if bias is None:
+            return weight_variance, torch.zeros_like(weight_variance)
+        return weight_variance, squared_scale * bias.square().mean(dim=(0, 1))
 
     def predict_members(self, x: torch.Tensor, joint_stack: bool = True) -> torch.Tensor:
         """Full member outputs ``Q_k(x)``, shape (K, batch, out).

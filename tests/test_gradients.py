@@ -6,9 +6,10 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from conftest import fast_regressor
 
-from skrpf import MLP
+from skrpf import MLP, RandomizedPriorRegressor
 
 #: Feature scales far from 1, so that a gradient in the wrong units (of the
 #: standardised inputs) is off by these factors.
@@ -74,6 +75,74 @@ def test_gradients_match_finite_differences_of_predict(noise, normalize, n_targe
             fd_mean, fd_std = _central_differences(model, x, include_noise)
             _assert_gradient_close(mean_grad, fd_mean)
             _assert_gradient_close(std_grad, fd_std)
+
+
+def _capped_small_data_regressor(n_targets):
+    # "auto" hyper-parameters on 30 rows: the evidence fits the prior, and
+    # the spread is capped at the priors' std (far from the data it binds).
+    X, y = _data(n_targets)
+    # Sine priors: far out the uncapped spread is about sqrt(2) times their std.
+    module = MLP(hidden_layer_sizes=(16, 16), activation="sin")
+    model = RandomizedPriorRegressor(module=module, n_estimators=6, random_state=0).fit(X, y)
+    assert model.ensemble_.cap_spread_at_prior
+    return X, model
+
+
+def _rows_near_and_far(X):
+    return np.vstack([X[:2], 0.5 * SCALES, [-3, 3, -3] * SCALES, 6 * SCALES, [6, -6, 6] * SCALES])
+
+
+def _cap_binds(model, rows):
+    """Per row and output, whether the uncapped spread exceeds the priors' variance."""
+    ensemble = model.ensemble_
+    x = torch.as_tensor((rows - model._x_mean) / model._x_scale)
+    with torch.no_grad():
+        uncapped = (ensemble.members(x) + ensemble.prior_term(x)).var(dim=0, correction=0)
+        return (uncapped > ensemble.prior_variance(x)).numpy()
+
+
+@pytest.mark.parametrize("n_targets", [1, 2])
+def test_capped_spread_gradients_match_finite_differences_of_predict(n_targets):
+    X, model = _capped_small_data_regressor(n_targets)
+    rows = _rows_near_and_far(X)
+    # Both branches of the cap are differentiated: rows where it binds and rows where it does not.
+    binds = _cap_binds(model, rows)
+    assert binds.any(axis=0).all() and not binds.all(axis=0).any()
+    for x in rows:
+        x = x.reshape(1, -1)
+        _, _, mean_grad, std_grad = model.predict(x, True, False, True, True)
+        fd_mean, fd_std = _central_differences(model, x, include_noise=True)
+        _assert_gradient_close(mean_grad, fd_mean)
+        _assert_gradient_close(std_grad, fd_std)
+
+
+@pytest.mark.parametrize("n_targets", [1, 2])
+@pytest.mark.parametrize("capped", [True, False])
+def test_one_pass_gradients_match_autograd_through_the_exported_module(n_targets, capped):
+    # predict's gradients come from one backward pass over copies of the row
+    # and a closed form; the reference differentiates to_torch's module,
+    # one output at a time.
+    if capped:
+        X, model = _capped_small_data_regressor(n_targets)
+    else:
+        X, y = _data(n_targets)
+        model = _smooth_regressor(n_estimators=6).fit(X, y)
+    network = model.to_torch()
+    for row in _rows_near_and_far(X):
+        x = row.reshape(1, -1)
+        _, std, mean_grad, std_grad = model.predict(x, True, False, True, True)
+        inputs = torch.tensor(x, requires_grad=True)
+        mean_t, std_t = network(inputs)
+        expected_mean = [
+            torch.autograd.grad(mean_t[0, j], inputs, retain_graph=True)[0][0] for j in range(n_targets)
+        ]
+        expected_std = [
+            torch.autograd.grad(std_t[0, j], inputs, retain_graph=True)[0][0] for j in range(n_targets)
+        ]
+        shape = mean_grad.shape
+        np.testing.assert_allclose(mean_grad, torch.stack(expected_mean, 1).numpy().reshape(shape), rtol=1e-6)
+        # The closed form divides by predict's float32-rounded std, the module by its float64 std.
+        np.testing.assert_allclose(std_grad, torch.stack(expected_std, 1).numpy().reshape(shape), rtol=1e-5)
 
 
 def test_noise_changes_the_std_gradient_as_it_changes_the_std():
