@@ -45,7 +45,7 @@ FREE_PARAMETERS = frozenset(
 )
 
 #: Share of the cold schedule that ``max_epochs="auto"`` trains in a warm
-#: refit: 1 of the 8 L-BFGS epochs on small data, 200 of the 2,000 Adam
+#: refit: 1 of the 4 L-BFGS epochs on small data, 200 of the 2,000 Adam
 #: steps on large data (see benchmarks/warm_start.py for what it costs and
 #: loses).
 WARM_START_SHARE = 0.1
