@@ -294,9 +294,30 @@ class LoopStack(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Map ``x`` of shape (batch, in), or (K, batch, in) with one batch per member, to (K, batch, out)."""
+        return self._apply_each(list(self.members), x)
+
+    @staticmethod
+    def _apply_each(modules: list[nn.Module], x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 3:
-            return torch.stack([member(x_k) for member, x_k in zip(self.members, x)])
-        return torch.stack([member(x) for member in self.members])
+            return torch.stack([module(x_k) for module, x_k in zip(modules, x, strict=True)])
+        return torch.stack([module(x) for module in modules])
+
+    def _ends_in_linear(self) -> bool:
+        return all(isinstance(m, nn.Sequential) and isinstance(m[-1], nn.Linear) for m in self.members)
+
+    def output_layer_inputs(self, x: torch.Tensor) -> torch.Tensor | None:
+        """As :meth:`BatchedSequential.output_layer_inputs`, for Sequential members ending in a Linear."""
+        if not self._ends_in_linear():
+            return None
+        return self._apply_each([cast(nn.Sequential, m)[:-1] for m in self.members], x)
+
+    def output_layer(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The members' last Linear layers, stacked as :meth:`BatchedSequential.output_layer` gives them."""
+        linears = [cast(nn.Linear, cast(nn.Sequential, m)[-1]) for m in self.members]
+        weight = torch.stack([linear.weight.t() for linear in linears])
+        if linears[0].bias is None:
+            return weight, None
+        return weight, torch.stack([cast(torch.Tensor, linear.bias) for linear in linears]).unsqueeze(1)
 
     def unstack(self, index: int, template: nn.Module) -> nn.Module:
         """Return member ``index`` (a copy)."""
@@ -429,7 +450,9 @@ class RandomizedPriorEnsemble(nn.Module):
     def can_cap_spread(self) -> bool:
         """Whether the priors end in a product whose weights :meth:`prior_variance` can integrate out."""
         priors = self.priors
-        return isinstance(priors, BatchedSequential) and not priors.layers[-1].activations
+        if isinstance(priors, BatchedSequential):
+            return not priors.layers[-1].activations
+        return isinstance(priors, LoopStack) and priors._ends_in_linear()
 
     def prior_variance(self, x: torch.Tensor, hidden: torch.Tensor | None = None) -> torch.Tensor:
         """The variance of ``prior_scale * p(x)`` with the priors' output layer integrated out.
@@ -453,7 +476,7 @@ class RandomizedPriorEnsemble(nn.Module):
         -------
         torch.Tensor of shape (batch, out)
         """
-        priors = cast(BatchedSequential, self.priors)
+        priors = cast(BatchedSequential | LoopStack, self.priors)
         if hidden is None:
             hidden = cast(torch.Tensor, priors.output_layer_inputs(x))
         weight_variance, bias_variance = self.prior_output_variances()
@@ -465,7 +488,7 @@ class RandomizedPriorEnsemble(nn.Module):
 
         :meth:`prior_variance` is ``mean_k ||h_k(x)||^2`` times the first plus the second.
         """
-        weight, bias = cast(BatchedSequential, self.priors).output_layer()
+        weight, bias = cast(BatchedSequential | LoopStack, self.priors).output_layer()
         squared_scale = self.prior_scale**2
         weight_variance = squared_scale * weight.square().mean(dim=(0, 1))  # (out,)
         if bias is None:
@@ -506,7 +529,7 @@ class RandomizedPriorEnsemble(nn.Module):
 
     def _capped_members(self, x: torch.Tensor) -> torch.Tensor:
         """:meth:`predict_members` with the spread capped, from one pass of the priors."""
-        priors = cast(BatchedSequential, self.priors)
+        priors = cast(BatchedSequential | LoopStack, self.priors)
         hidden = cast(torch.Tensor, priors.output_layer_inputs(x))
         weight, bias = priors.output_layer()
         prior = hidden @ weight if bias is None else torch.baddbmm(bias, hidden, weight)

@@ -18,7 +18,7 @@ from typing import cast
 import numpy as np
 import torch
 
-from ._ensemble import BatchedSequential
+from ._ensemble import BatchedSequential, LoopStack
 from ._stack_gradients import forward_stack
 from .export import _network_of
 
@@ -152,7 +152,7 @@ def _gradients_from_members(estimator, row: np.ndarray, std: np.ndarray) -> tupl
     with torch.enable_grad():
         out = forward_stack(x, members.layers, tuple(members._tensors().values()))
         if priors is not None:
-            prior_stack = cast(BatchedSequential, priors)
+            prior_stack = cast(BatchedSequential | LoopStack, priors)
             hidden = cast(torch.Tensor, prior_stack.output_layer_inputs(x))
             weight, bias = prior_stack.output_layer()
             prior = hidden @ weight if bias is None else torch.baddbmm(bias, hidden, weight)
@@ -176,9 +176,7 @@ def _gradients_from_members(estimator, row: np.ndarray, std: np.ndarray) -> tupl
         weight_variance, bias_variance = ensemble.prior_output_variances()
         squared_norm = squared_norms.detach().mean()
         cap = (squared_norm * weight_variance + bias_variance) * y_scale**2
-        cap_grad = (gradient[:, n_outputs].mean(dim=0) / x_scale) * (weight_variance * y_scale**2).unsqueeze(
-            -1
-        )
+        cap_grad = torch.outer(weight_variance * y_scale**2, gradient[:, n_outputs].mean(dim=0) / x_scale)
         variance_grad = torch.where((variance > cap).unsqueeze(-1), cap_grad, variance_grad)
     std_t = torch.as_tensor(np.asarray(std, dtype=np.float64), device=device)
     std_grad = torch.where(

@@ -571,3 +571,21 @@ def test_the_cap_applies_where_the_evidence_fitted_the_prior():
     # Adam instead of L-BFGS still fits the prior by the evidence: capped.
     adam = RandomizedPriorRegressor(optimizer=torch.optim.Adam, max_epochs=5, random_state=0)
     assert adam.fit(X[:20], y[:20]).ensemble_.cap_spread_at_prior
+
+
+def test_members_trained_one_by_one_are_capped_too():
+    rng = np.random.RandomState(0)
+    X = rng.uniform(0, 1, size=(15, 4))
+    model = RandomizedPriorRegressor(
+        module=MLP(activation="sin"), vectorize=False, n_estimators=4, random_state=0
+    )
+    model.fit(X, np.sin(3 * X).sum(axis=1))
+    assert model.ensemble_.cap_spread_at_prior
+    far = _far_sphere(4, radius=3, n_points=50)
+    _, spread = model.predict(far, return_std=True, include_noise=False)
+    uncapped = _uncapped_spread(model, far)
+    with torch.no_grad():
+        x = torch.as_tensor((far - model._x_mean) / model._x_scale)
+        prior_std = model.ensemble_.prior_variance(x)[:, 0].sqrt().numpy() * model._y_scale[0]
+    assert np.mean(uncapped > prior_std) > 0.3
+    np.testing.assert_allclose(spread, np.minimum(uncapped, prior_std), rtol=1e-5)
