@@ -192,6 +192,8 @@ class BatchedSequential(nn.Module):
         """The inputs of the last product, (K, batch, width); None if an activation follows it."""
         if self.layers[-1].activations:
             return None
+        if len(self.layers) == 1:  # a single product: its inputs are x itself
+            return x.expand(self.n_members, *x.shape) if x.dim() == 2 else x
         tensors = tuple(self._tensors().values())
         last = 2 if self.layers[-1].has_bias else 1
         return forward_stack(x, self.layers[:-1], tensors[:-last])

@@ -589,3 +589,24 @@ def test_members_trained_one_by_one_are_capped_too():
         prior_std = model.ensemble_.prior_variance(x)[:, 0].sqrt().numpy() * model._y_scale[0]
     assert np.mean(uncapped > prior_std) > 0.3
     np.testing.assert_allclose(spread, np.minimum(uncapped, prior_std), rtol=1e-5)
+
+
+def test_a_single_linear_layer_module_fits_small_data():
+    # The output-layer solve and the spread cap take the inputs of the last
+    # product, which for a one-layer network are the standardised inputs.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(20, 2)) * [1.0, 5.0]
+    y = X @ np.array([1.0, -0.4]) + 2.0 + 0.3 * rng.normal(size=20)
+
+    def linear_module(n_features_in, n_outputs):
+        return torch.nn.Sequential(torch.nn.Linear(n_features_in, n_outputs))
+
+    model = RandomizedPriorRegressor(module=linear_module, n_estimators=6, random_state=0).fit(X, y)
+    assert model.ensemble_.cap_spread_at_prior
+    # Every member is the ridge fit of its own perturbed targets: their mean is
+    # close to ordinary least squares on 20 rows with noise 0.3.
+    coefficients = np.linalg.lstsq(np.column_stack([X, np.ones(20)]), y, rcond=None)[0]
+    X_test = rng.normal(size=(10, 2))
+    np.testing.assert_allclose(
+        model.predict(X_test), np.column_stack([X_test, np.ones(10)]) @ coefficients, atol=0.3
+    )
