@@ -783,7 +783,11 @@ class RandomizedPriorRegressor(RegressorMixin, RandomizedPriorBase):
         Returns
         -------
         members : ndarray of shape (n_estimators, n_samples) or (n_estimators, n_samples, n_targets)
-            Member ``k``'s prediction ``Q_k(x)``, in the units of y.
+            Member ``k``'s prediction ``Q_k(x)``, in the units of y. Where the
+            evidence fitted the prior (small data), the members are shrunk
+            toward their mean wherever their spread would exceed the priors'
+            standard deviation (a posterior's never exceeds its prior's), so
+            that their mean and spread are always ``predict``'s.
         """
         parts = [Q for _, Q in self._iter_members(X)]
         n_members = self.ensemble_.n_members
