@@ -4,22 +4,23 @@
 follows the contract of :meth:`skopt.learning.GaussianProcessRegressor.predict`,
 which skopt's acquisition functions call when they optimise with L-BFGS: one
 row of X, gradients of shape (n_features,), values first. The gradients are
-computed by autograd through the members and priors, standardisation
-included: for the default stacks of MLPs, from every member's gradient in
-one backward pass and a closed form (:func:`_gradients_from_members`);
-otherwise through the module that
+exact, standardisation included: for batched stacks of the MLPs' usual
+activations on the CPU, from every member's gradient by forward-mode
+differentiation in numpy (:mod:`skrpf._forward_mode`) and a closed form
+(:func:`_gradients_by_forward_mode`), about a quarter of a millisecond a
+call; otherwise by autograd through the module that
 :meth:`~skrpf.RandomizedPriorRegressor.to_torch` exports.
 """
 
 from __future__ import annotations
 
-from typing import cast
-
 import numpy as np
 import torch
 
-from ._ensemble import BatchedSequential, LoopStack
-from ._stack_gradients import forward_stack
+from . import _validation as checks
+from ._base import check_finite_output
+from ._ensemble import BatchedSequential
+from ._forward_mode import arrays_of, forward_with_tangents, supports
 from .export import _network_of
 
 
@@ -66,123 +67,144 @@ def predict_with_gradients(
             "Not returning std_gradient without returning the std: pass return_std=True "
             "together with return_std_grad=True."
         )
-    # The values are exactly predict's (validation of X included); only the
-    # gradients come from the float64 module, which predict's float32 rounding
-    # would turn into a staircase.
-    mean, std = estimator.predict(X, return_std=True, include_noise=include_noise)
-    if mean.shape[0] != 1:
+    standardised = estimator._standardised_input(X)  # validates X
+    _check_one_row(standardised.shape[0])
+    stack = _forward_mode_stack(estimator)
+    if stack is not None:
+        layers, arrays = stack
+        mean, std, mean_grad, std_grad = _gradients_by_forward_mode(
+            estimator, standardised[0], layers, arrays, include_noise
+        )
+    else:
+        mean, std, mean_grad, std_grad = _gradients_by_autograd(estimator, X, include_noise)
+    values = (mean, std) if return_std else (mean,)
+    gradients = [g for g, wanted in ((mean_grad, return_mean_grad), (std_grad, return_std_grad)) if wanted]
+    return tuple(estimator._squeeze(a, axis=1) for a in (*values, *gradients))
+
+
+def _check_one_row(n_rows: int) -> None:
+    if n_rows != 1:
         raise ValueError(
             f"Not implemented for n_samples > 1: gradients are computed for one row of X, got "
-            f"{mean.shape[0]} rows. Call predict once per row, e.g. with X[i : i + 1]."
+            f"{n_rows} rows. Call predict once per row, e.g. with X[i : i + 1]."
         )
-    # Already validated by predict: a conversion only (check_array again
-    # would cost a third of the call; skopt's L-BFGS makes thousands).
-    row = np.asarray(X, dtype=np.float64)
-    if _has_member_gradients(estimator):
-        # The noise variance is constant in x: it enters the std's gradient through the std alone.
-        mean_grad, std_grad = _gradients_from_members(estimator, row, std[0])
-        gradients = [
-            g for g, wanted in ((mean_grad, return_mean_grad), (std_grad, return_std_grad)) if wanted
-        ]
-        gradients = [estimator._squeeze(g, axis=1) for g in gradients]
-        values = (mean, std) if return_std else (mean,)
-        return (*values, *gradients)
-    network = _network_of(estimator, include_noise=include_noise, copy_ensemble=False)
-    # A copy: a DataFrame's array can be read-only, which torch warns about when sharing it.
-    x = torch.tensor(row, dtype=network.x_mean.dtype, device=network.x_mean.device, requires_grad=True)
-    wanted = []
-    with torch.enable_grad():
-        mean_t, std_t = network(x)
-        if return_mean_grad:
-            wanted.append(_jacobian(mean_t[0], x))
-        if return_std_grad:
-            # sqrt has no derivative at 0 (a single member without noise):
-            # there the std is flat at its minimum, and skopt takes 0 too.
-            jacobian = _jacobian(std_t[0], x)
-            wanted.append(torch.where(std_t[0] > 0, jacobian, torch.zeros_like(jacobian)))
-    gradients = [estimator._squeeze(g.detach().cpu().numpy(), axis=1) for g in wanted]
-    values = (mean, std) if return_std else (mean,)
-    return (*values, *gradients)
 
 
-def _has_member_gradients(estimator) -> bool:
-    """Whether :func:`_gradients_from_members` applies: batched MLP stacks with homoscedastic noise."""
+def _forward_mode_stack(estimator) -> tuple | None:
+    """The layers and numpy arrays of the stack :func:`_gradients_by_forward_mode` runs, or None.
+
+    It applies to batched MLP stacks on the CPU with homoscedastic or no
+    noise, whose activations :mod:`skrpf._forward_mode` differentiates, and
+    whose priors, if any, join the members in one stack (same layers) that
+    ends in a product.
+    """
     ensemble = estimator.ensemble_
-    priors = ensemble.priors
-    return (
-        estimator.noise != "heteroscedastic"
-        and isinstance(ensemble.members, BatchedSequential)
-        and (priors is None or ensemble.can_cap_spread())
-    )
+    checks.move_to_device("device", estimator.device, ensemble)
+    members, priors = ensemble.members, ensemble.priors
+    if (
+        estimator.noise == "heteroscedastic"
+        or ensemble.device.type != "cpu"
+        or not isinstance(members, BatchedSequential)
+        or not supports(members.layers)
+    ):
+        return None
+    if priors is None:
+        # Trainable tensors change in place (warm starts): converted at each call, never cached.
+        return members.layers, [t.detach().numpy() for t in members._tensors().values()]
+    joint = ensemble._joint_stack()
+    if joint is None or joint.layers[-1].activations:
+        return None
+    return joint.layers, arrays_of(joint, joint._tensors().values())
 
 
-def _gradients_from_members(estimator, row: np.ndarray, std: np.ndarray) -> tuple:
-    """The mean's and the std's gradients, (n_features, n_outputs) each, from one backward pass.
+def _gradients_by_forward_mode(estimator, row: np.ndarray, layers, arrays, include_noise: bool) -> tuple:
+    """``predict``'s mean and std at one standardised row, with their gradients in the units of X.
 
-    The general path (the exported module, one backward pass per output and
-    per value) costs three times as much as a prediction; skopt's L-BFGS
-    calls it thousands of times per query. Here every member gets copies of
-    the row of its own, one per output and one more for the priors' hidden
-    features (the stacks take a batch per member), so that a single backward
-    pass of a sum returns each member's gradient ``dQ_k / dx`` and the
-    gradient of each prior's ``||h_k(x)||^2``, from which the mean's and the
-    (capped) std's gradients follow in closed form:
+    One forward pass of members and priors carries the row and its tangents
+    (:func:`~skrpf._forward_mode.forward_with_tangents`); the mean's and the
+    (capped) std's gradients follow in closed form from the members'
+    gradients ``dQ_k``:
 
     * ``d mean = mean_k dQ_k``;
     * ``d var = 2 mean_k (Q_k - mean) (dQ_k - d mean)`` for the spread, or,
       where the spread is capped at the priors' variance
-      ``mean_k v_w ||h_k||^2 + v_b``, that variance's gradient;
-    * ``d std = d var / (2 std)``, and 0 where the std is 0.
+      ``v_w mean_k ||h_k||^2 + v_b``, that variance's gradient;
+    * ``d std = d var / (2 std)``, and 0 where the std is 0 (there the std
+      is flat at its minimum, and skopt takes 0 too). The noise variance is
+      constant in x: it enters through the std alone.
 
-    ``std`` is ``predict``'s std at the row, in the units of y.
+    The values are ``predict``'s before its rounding to float32.
+
+    Returns
+    -------
+    mean, std : ndarray of shape (1, n_outputs)
+    mean_grad, std_grad : ndarray of shape (n_features, n_outputs)
     """
     ensemble = estimator.ensemble_
-    members = cast(BatchedSequential, ensemble.members)
-    priors = ensemble.priors
-    capped = ensemble.cap_spread_at_prior
-    device = ensemble.device
-    K, n_outputs = ensemble.n_members, estimator.n_outputs_
-    x_mean = torch.as_tensor(estimator._x_mean, dtype=torch.float64, device=device)
-    x_scale = torch.as_tensor(estimator._x_scale, dtype=torch.float64, device=device)
+    K = ensemble.n_members
+    out, hidden = forward_with_tangents(row, layers, arrays)
+    Q = out if ensemble.priors is None else out[:K] + ensemble.prior_scale * out[K:]
+    values, tangents = Q[:, 0], Q[:, 1:]  # (K, n_outputs), (K, n_features, n_outputs)
+    check_finite_output(values)
+    mean = values.mean(axis=0)
+    deviations = values - mean
+    variance = (deviations * deviations).mean(axis=0)
+    mean_tangent = tangents.mean(axis=0)
+    variance_tangent = 2 * (deviations[:, np.newaxis] * (tangents - mean_tangent)).mean(axis=0)
+    if ensemble.cap_spread_at_prior:
+        prior_hidden = hidden[K:]
+        h, h_tangents = prior_hidden[:, 0], prior_hidden[:, 1:]  # (K, width), (K, n_features, width)
+        weight_variance, bias_variance = _prior_output_variances(ensemble, layers, arrays)
+        cap = (h * h).sum(axis=1).mean() * weight_variance + bias_variance
+        cap_tangent = np.outer(2 * np.einsum("kw,kfw->f", h, h_tangents) / K, weight_variance)
+        variance_tangent = np.where(variance > cap, cap_tangent, variance_tangent)
+        # Shrinking the members toward their mean keeps the mean.
+        variance = np.minimum(variance, cap)
+    # In float64 throughout: predict rounds the members to float32, which
+    # would make the values a staircase beside these gradients, and L-BFGS's
+    # line search needs the two to agree (with rounded values it made 15%
+    # more calls on hart6 and failed its line search seven times as often).
+    y_scale = np.asarray(estimator._y_scale, dtype=np.float64).reshape(-1)
+    x_scale = np.asarray(estimator._x_scale, dtype=np.float64).reshape(-1, 1)
+    mean_y = (mean * y_scale + estimator._y_mean).reshape(1, -1)
+    variance_y = variance * y_scale**2 + (estimator._noise_var if include_noise else 0.0)
+    std_y = np.sqrt(variance_y).reshape(1, -1)
+    mean_grad = mean_tangent * y_scale / x_scale
+    variance_grad = variance_tangent * y_scale**2 / x_scale
+    positive = std_y[0] > 0
+    std_grad = np.where(positive, variance_grad / (2 * np.where(positive, std_y[0], 1.0)), 0.0)
+    return mean_y, std_y, mean_grad, std_grad
+
+
+def _prior_output_variances(ensemble, layers, arrays) -> tuple[np.ndarray, np.ndarray]:
+    """:meth:`~skrpf._ensemble.RandomizedPriorEnsemble.prior_output_variances`, from the joint arrays."""
+    K = ensemble.n_members
+    squared_scale = ensemble.prior_scale**2
+    has_bias = layers[-1].has_bias
+    weight = arrays[-2] if has_bias else arrays[-1]
+    weight_variance = squared_scale * np.square(weight[K:]).mean(axis=(0, 1))
+    if not has_bias:
+        return weight_variance, np.zeros_like(weight_variance)
+    return weight_variance, squared_scale * np.square(arrays[-1][K:]).mean(axis=(0, 1))
+
+
+def _gradients_by_autograd(estimator, X, include_noise: bool) -> tuple:
+    """As :func:`_gradients_by_forward_mode`, by autograd through the module ``to_torch`` exports.
+
+    One backward pass per output and per value: about three times the cost
+    of a prediction, for the networks and devices that forward mode does
+    not cover.
+    """
+    network = _network_of(estimator, include_noise=include_noise, copy_ensemble=False)
     # A copy: a DataFrame's array can be read-only, which torch warns about when sharing it.
-    standardised = (torch.tensor(row, dtype=torch.float64, device=device) - x_mean) / x_scale
-    copies = n_outputs + int(capped)
-    x = standardised.expand(K, copies, -1).clone().requires_grad_(True)
-    outputs = torch.arange(n_outputs, device=device)
+    x = torch.tensor(np.asarray(X, dtype=np.float64), device=network.x_mean.device, requires_grad=True)
     with torch.enable_grad():
-        out = forward_stack(x, members.layers, tuple(members._tensors().values()))
-        if priors is not None:
-            prior_stack = cast(BatchedSequential | LoopStack, priors)
-            hidden = cast(torch.Tensor, prior_stack.output_layer_inputs(x))
-            weight, bias = prior_stack.output_layer()
-            prior = hidden @ weight if bias is None else torch.baddbmm(bias, hidden, weight)
-            out = out + ensemble.prior_scale * prior
-        # Member k's output j, at copy j: (K, n_outputs).
-        Q = out[:, outputs, outputs]
-        total = Q.sum()
-        if capped:
-            squared_norms = hidden[:, n_outputs].square().sum(dim=-1)  # (K,)
-            total = total + squared_norms.sum()
-        (gradient,) = torch.autograd.grad(total, x)
-    y_scale = torch.as_tensor(estimator._y_scale, dtype=torch.float64, device=device)
-    # In the units of y and of X.
-    Q = Q.detach() * y_scale
-    dQ = gradient[:, :n_outputs] * y_scale.view(1, -1, 1) / x_scale  # (K, n_outputs, n_features)
-    deviations = Q - Q.mean(dim=0)
-    mean_grad = dQ.mean(dim=0)
-    variance = deviations.square().mean(dim=0)
-    variance_grad = 2 * (deviations.unsqueeze(-1) * (dQ - mean_grad)).mean(dim=0)
-    if capped:
-        weight_variance, bias_variance = ensemble.prior_output_variances()
-        squared_norm = squared_norms.detach().mean()
-        cap = (squared_norm * weight_variance + bias_variance) * y_scale**2
-        cap_grad = torch.outer(weight_variance * y_scale**2, gradient[:, n_outputs].mean(dim=0) / x_scale)
-        variance_grad = torch.where((variance > cap).unsqueeze(-1), cap_grad, variance_grad)
-    std_t = torch.as_tensor(np.asarray(std, dtype=np.float64), device=device)
-    std_grad = torch.where(
-        (std_t > 0).unsqueeze(-1), variance_grad / (2 * std_t.clamp_min(1e-300)).unsqueeze(-1), 0.0
-    )
-    return mean_grad.t().cpu().numpy(), std_grad.t().cpu().numpy()
+        mean, std = network(x)
+        mean_grad = _jacobian(mean[0], x)
+        # sqrt has no derivative at 0 (a single member without noise): there
+        # the std is flat at its minimum, and skopt takes 0 too.
+        std_grad = torch.where(std[0] > 0, _jacobian(std[0], x), 0.0)
+    return tuple(t.detach().cpu().numpy() for t in (mean, std, mean_grad, std_grad))
 
 
 def _jacobian(outputs: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

@@ -10,6 +10,10 @@ import torch
 from conftest import fast_regressor
 
 from skrpf import MLP, RandomizedPriorRegressor
+from skrpf import _gradients as gradients_module
+from skrpf._activations import Sine
+from skrpf._ensemble import BatchedSequential
+from skrpf._forward_mode import forward_with_tangents, supports
 
 #: Feature scales far from 1, so that a gradient in the wrong units (of the
 #: standardised inputs) is off by these factors.
@@ -44,6 +48,14 @@ def _central_differences(model, x, include_noise):
     return np.array(mean_grad), np.array(std_grad)
 
 
+def _assert_values_match_predict(mean, std, expected_mean, expected_std):
+    """The gradient path's float64 values against predict's, whose members are rounded to float32."""
+    # Rounding moves each member by ~6e-8 of its size, and the std by at most that much.
+    tolerance = 1e-6 * (np.abs(expected_mean) + 3 * expected_std)
+    assert np.all(np.abs(mean - expected_mean) <= tolerance), (mean, expected_mean)
+    assert np.all(np.abs(std - expected_std) <= tolerance), (std, expected_std)
+
+
 def _assert_gradient_close(got, expected):
     # Compared per unit of the standardised input, where every feature's
     # gradient has the same order of magnitude.
@@ -67,9 +79,7 @@ def test_gradients_match_finite_differences_of_predict(noise, normalize, n_targe
                 x, return_std=True, return_mean_grad=True, return_std_grad=True, include_noise=include_noise
             )
             expected_mean, expected_std = model.predict(x, return_std=True, include_noise=include_noise)
-            # The values are those of the call without gradients, bit for bit.
-            np.testing.assert_array_equal(mean, expected_mean)
-            np.testing.assert_array_equal(std, expected_std)
+            _assert_values_match_predict(mean, std, expected_mean, expected_std)
             shape = (3,) if n_targets == 1 else (3, n_targets)
             assert mean_grad.shape == std_grad.shape == shape
             fd_mean, fd_std = _central_differences(model, x, include_noise)
@@ -119,9 +129,9 @@ def test_capped_spread_gradients_match_finite_differences_of_predict(n_targets):
 @pytest.mark.parametrize("n_targets", [1, 2])
 @pytest.mark.parametrize("capped", [True, False])
 def test_one_pass_gradients_match_autograd_through_the_exported_module(n_targets, capped):
-    # predict's gradients come from one backward pass over copies of the row
-    # and a closed form; the reference differentiates to_torch's module,
-    # one output at a time.
+    # predict's gradients come from one forward pass of the row and its
+    # tangents, in numpy, and a closed form; the reference differentiates
+    # to_torch's module by autograd, one output at a time.
     if capped:
         X, model = _capped_small_data_regressor(n_targets)
     else:
@@ -141,8 +151,7 @@ def test_one_pass_gradients_match_autograd_through_the_exported_module(n_targets
         ]
         shape = mean_grad.shape
         np.testing.assert_allclose(mean_grad, torch.stack(expected_mean, 1).numpy().reshape(shape), rtol=1e-6)
-        # The closed form divides by predict's float32-rounded std, the module by its float64 std.
-        np.testing.assert_allclose(std_grad, torch.stack(expected_std, 1).numpy().reshape(shape), rtol=1e-5)
+        np.testing.assert_allclose(std_grad, torch.stack(expected_std, 1).numpy().reshape(shape), rtol=1e-6)
 
 
 def test_noise_changes_the_std_gradient_as_it_changes_the_std():
@@ -156,8 +165,7 @@ def test_noise_changes_the_std_gradient_as_it_changes_the_std():
         x, return_std=True, return_mean_grad=True, return_std_grad=True, include_noise=False
     )
     assert std[0] > spread[0] * 1.1  # the noise is not negligible here
-    # std and spread are predict's float32-rounded values; the gradients are float64.
-    np.testing.assert_allclose(with_noise, without * spread[0] / std[0], rtol=1e-5)
+    np.testing.assert_allclose(with_noise, without * spread[0] / std[0], rtol=1e-10)
 
 
 def test_return_values_follow_skopt_order_and_shapes():
@@ -174,7 +182,7 @@ def test_return_values_follow_skopt_order_and_shapes():
         got, expected = ours.predict(x, **kwargs), reference.predict(x, **kwargs)
         assert [a.shape for a in got] == [np.shape(a) for a in expected], kwargs
     mean, mean_grad = ours.predict(x, return_mean_grad=True)
-    np.testing.assert_array_equal(mean, ours.predict(x))
+    np.testing.assert_allclose(mean, ours.predict(x), rtol=1e-6)
     np.testing.assert_array_equal(mean_grad, ours.predict(x, True, False, True, True)[2])
 
 
@@ -284,3 +292,84 @@ def test_skopt_minimizers_accept_the_estimator(minimize):
     assert len(result.func_vals) == 5
     assert all(type(model) is type(estimator) and hasattr(model, "ensemble_") for model in result.models)
     np.testing.assert_allclose(result.fun, min(result.func_vals))
+
+
+def _stack(activation, hidden, bias, n_members=3, n_features=4, n_outputs=2):
+    """A random BatchedSequential of MLPs with the given activation between products."""
+    torch.manual_seed(0)
+    widths = (n_features, *hidden, n_outputs)
+    members = []
+    for _ in range(n_members):
+        layers = []
+        for i, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:])):
+            layers.append(torch.nn.Linear(fan_in, fan_out, bias=bias))
+            if i < len(widths) - 2:
+                layers.append(activation())
+        members.append(torch.nn.Sequential(*layers))
+    return BatchedSequential(members, trainable=False).double()
+
+
+@pytest.mark.parametrize("activation", [torch.nn.ReLU, torch.nn.Tanh, torch.nn.Sigmoid, torch.nn.SiLU, Sine])
+@pytest.mark.parametrize(("hidden", "bias"), [((7, 5), True), ((7,), False), ((), True)])
+def test_forward_mode_matches_autograd_of_the_stack(activation, hidden, bias):
+    stack = _stack(activation, hidden, bias)
+    assert supports(stack.layers)
+    row = np.random.RandomState(1).normal(size=4)
+    arrays = [t.detach().numpy() for t in stack._tensors().values()]
+    outputs, last_inputs = forward_with_tangents(row, stack.layers, arrays)
+    x = torch.tensor(row[None], requires_grad=True)
+    expected = stack(x)[:, 0]  # (K, out)
+    np.testing.assert_allclose(outputs[:, 0], expected.detach().numpy(), rtol=1e-12, atol=1e-14)
+    for k in range(3):
+        for j in range(2):
+            (grad,) = torch.autograd.grad(expected[k, j], x, retain_graph=True)
+            np.testing.assert_allclose(outputs[k, 1:, j], grad[0].numpy(), rtol=1e-10, atol=1e-14)
+    # The last product's inputs and their tangents: the hidden features and their Jacobian.
+    expected_last = stack.output_layer_inputs(torch.tensor(row[None]))[:, 0]
+    np.testing.assert_allclose(last_inputs[:, 0], expected_last.numpy(), rtol=1e-12, atol=1e-14)
+    jacobian = torch.autograd.functional.jacobian(
+        lambda z: stack.output_layer_inputs(z[None])[:, 0], torch.tensor(row)
+    )  # (K, width, n_features)
+    np.testing.assert_allclose(last_inputs[:, 1:], jacobian.transpose(1, 2).numpy(), rtol=1e-10, atol=1e-14)
+
+
+def test_other_activations_take_the_exported_module_path():
+    stack = _stack(torch.nn.GELU, (5,), True)
+    assert not supports(stack.layers)
+    X, y = _data()
+    model = fast_regressor(module=MLP(hidden_layer_sizes=(16, 16), activation="gelu")).fit(X, y)
+    x = X[:1] + 0.1
+    _, _, mean_grad, std_grad = model.predict(x, True, False, True, True)
+    fd_mean, fd_std = _central_differences(model, x, include_noise=True)
+    _assert_gradient_close(mean_grad, fd_mean)
+    _assert_gradient_close(std_grad, fd_std)
+
+
+def test_default_networks_take_the_forward_mode_path(monkeypatch):
+    X, model = _capped_small_data_regressor(1)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the exported module was built")
+
+    monkeypatch.setattr(gradients_module, "_network_of", refuse)
+    _, _, mean_grad, _ = model.predict(X[:1], True, False, True, True)
+    assert np.all(np.isfinite(mean_grad))
+
+
+@pytest.mark.parametrize("prior_scale", [0.0, 1.0])
+def test_gradients_follow_a_warm_refit(prior_scale):
+    # The forward-mode path keeps numpy views of the ensemble's tensors;
+    # a warm refit trains them in place, and the gradients must follow.
+    X, y = _data()
+    model = _smooth_regressor(warm_start=True, prior_scale=prior_scale).fit(X[:20], y[:20])
+    x = X[25:26]
+    before = model.predict(x, True, False, True, True)
+    model.fit(X, y)
+    after = model.predict(x, True, False, True, True)
+    assert not np.allclose(before[2], after[2])
+    inputs = torch.tensor(x, requires_grad=True)
+    mean_t, std_t = model.to_torch()(inputs)
+    (expected_mean,) = torch.autograd.grad(mean_t[0, 0], inputs, retain_graph=True)
+    (expected_std,) = torch.autograd.grad(std_t[0, 0], inputs)
+    np.testing.assert_allclose(after[2], expected_mean[0].numpy(), rtol=1e-6)
+    np.testing.assert_allclose(after[3], expected_std[0].numpy(), rtol=1e-6)
