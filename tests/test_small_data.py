@@ -20,7 +20,13 @@ from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
 from skrpf import MLP, RandomizedPriorRegressor
 from skrpf._auto import SMALL_DATA_MAX_ROWS
 from skrpf._ensemble import stack_modules
-from skrpf._evidence import LENGTH_SCALES, choose_by_evidence, log_marginal_likelihoods, prior_kernel_features
+from skrpf._evidence import (
+    LENGTH_SCALES,
+    _mlp_weights,
+    choose_by_evidence,
+    log_marginal_likelihoods,
+    prior_kernel_features,
+)
 from skrpf._output_layer import refit_output_layer_
 from skrpf._threads import SMALL_WORK_MAX_ROWS
 
@@ -439,6 +445,24 @@ def test_evidence_draws_follow_the_mlp_initialisation(first_layer_init):
         built = np.stack([factory(2, 1).double()(inputs)[:, 0].numpy() for _ in range(4000)])
     ratio = direct.var(axis=0) / built.var(axis=0)
     assert np.all((ratio > 0.85) & (ratio < 1.18)), ratio
+
+
+def test_evidence_draws_are_reused_exactly_and_left_unchanged():
+    # The draws are cached across activations and fits: a cached draw must
+    # give the features a fresh one gives, and no use may change it.
+    x = torch.as_tensor(np.random.RandomState(0).normal(size=(7, 3)))
+    _mlp_weights.cache_clear()
+    relu = prior_kernel_features(MLP(activation="relu"), x.numpy(), n_draws=64, seed=5)
+    cached = [t.clone() for layer in _mlp_weights((3, 50, 50, 1), "glorot", 64, 5) for t in layer]
+    with torch.no_grad():
+        relu(x)
+        reused = prior_kernel_features(MLP(activation="sin"), x.numpy(), n_draws=64, seed=5)(x)
+        assert _mlp_weights.cache_info().hits >= 2
+        after = [t for layer in _mlp_weights((3, 50, 50, 1), "glorot", 64, 5) for t in layer]
+        assert all(torch.equal(a, b) for a, b in zip(cached, after, strict=True))
+        _mlp_weights.cache_clear()
+        fresh = prior_kernel_features(MLP(activation="sin"), x.numpy(), n_draws=64, seed=5)(x)
+    assert torch.equal(reused, fresh)
 
 
 def test_lecun_first_layer_gives_the_evidence_steeper_priors():
