@@ -17,7 +17,8 @@ Only what the stacks of :class:`~skrpf.MLP` use is covered (see
 from __future__ import annotations
 
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from torch import nn
@@ -28,11 +29,11 @@ from ._stack_gradients import Layer
 #: The elementwise modules differentiated here.
 _SUPPORTED = (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.SiLU, Sine)
 
-#: A stack's tensors as float64 numpy arrays, per stack: the stacks used
-#: here are frozen copies (:meth:`~skrpf._ensemble.RandomizedPriorEnsemble._joint_stack`),
-#: rebuilt whenever the ensemble changes, so the arrays never go stale and
+#: What :func:`per_stack` built, per stack: the stacks used here are frozen
+#: copies (:meth:`~skrpf._ensemble.RandomizedPriorEnsemble._joint_stack`),
+#: rebuilt whenever the ensemble changes, so the entries never go stale and
 #: go away with their stack.
-_ARRAYS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_PER_STACK: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def supports(layers: Sequence[Layer]) -> bool:
@@ -43,13 +44,17 @@ def supports(layers: Sequence[Layer]) -> bool:
     )
 
 
-def arrays_of(stack: nn.Module, tensors: Sequence) -> list[np.ndarray]:
-    """``tensors`` (a CPU float64 stack's weights and biases) as numpy arrays, cached per ``stack``."""
-    arrays = _ARRAYS.get(stack)
-    if arrays is None:
-        arrays = [t.detach().numpy() for t in tensors]
-        _ARRAYS[stack] = arrays
-    return arrays
+def per_stack(stack: nn.Module, build: Callable[[], Any]) -> Any:
+    """``build()``, computed once per frozen ``stack`` and kept while the stack lives.
+
+    What ``build`` returns must not refer back to ``stack``, or the entry
+    would keep it alive.
+    """
+    built = _PER_STACK.get(stack)
+    if built is None:
+        built = build()
+        _PER_STACK[stack] = built
+    return built
 
 
 def forward_with_tangents(

@@ -20,7 +20,7 @@ import torch
 from . import _validation as checks
 from ._base import check_finite_output
 from ._ensemble import BatchedSequential
-from ._forward_mode import arrays_of, forward_with_tangents, supports
+from ._forward_mode import forward_with_tangents, per_stack, supports
 from .export import _network_of
 
 
@@ -71,9 +71,9 @@ def predict_with_gradients(
     _check_one_row(standardised.shape[0])
     stack = _forward_mode_stack(estimator)
     if stack is not None:
-        layers, arrays = stack
+        layers, arrays, prior_variances = stack
         mean, std, mean_grad, std_grad = _gradients_by_forward_mode(
-            estimator, standardised[0], layers, arrays, include_noise
+            estimator, standardised[0], layers, arrays, prior_variances, include_noise
         )
     else:
         mean, std, mean_grad, std_grad = _gradients_by_autograd(estimator, X, include_noise)
@@ -91,7 +91,11 @@ def _check_one_row(n_rows: int) -> None:
 
 
 def _forward_mode_stack(estimator) -> tuple | None:
-    """The layers and numpy arrays of the stack :func:`_gradients_by_forward_mode` runs, or None.
+    """What :func:`_gradients_by_forward_mode` runs on, or None where it does not apply.
+
+    The stack's layers, its tensors as numpy arrays, and the priors'
+    :meth:`~skrpf._ensemble.RandomizedPriorEnsemble.prior_output_variances`
+    as numpy arrays (None without priors).
 
     It applies to batched MLP stacks on the CPU with homoscedastic or no
     noise, whose activations :mod:`skrpf._forward_mode` differentiates, and
@@ -110,14 +114,23 @@ def _forward_mode_stack(estimator) -> tuple | None:
         return None
     if priors is None:
         # Trainable tensors change in place (warm starts): converted at each call, never cached.
-        return members.layers, [t.detach().numpy() for t in members._tensors().values()]
+        return members.layers, [t.detach().numpy() for t in members._tensors().values()], None
     joint = ensemble._joint_stack()
     if joint is None or joint.layers[-1].activations:
         return None
-    return joint.layers, arrays_of(joint, joint._tensors().values())
+
+    def build():
+        # Both are constant while the joint stack lives (it is rebuilt when any tensor changes).
+        arrays = [t.detach().numpy() for t in joint._tensors().values()]
+        return arrays, tuple(v.cpu().numpy() for v in ensemble.prior_output_variances())
+
+    arrays, prior_variances = per_stack(joint, build)
+    return joint.layers, arrays, prior_variances
 
 
-def _gradients_by_forward_mode(estimator, row: np.ndarray, layers, arrays, include_noise: bool) -> tuple:
+def _gradients_by_forward_mode(
+    estimator, row: np.ndarray, layers, arrays, prior_variances, include_noise: bool
+) -> tuple:
     """``predict``'s mean and std at one standardised row, with their gradients in the units of X.
 
     One forward pass of members and priors carries the row and its tangents
@@ -154,7 +167,7 @@ def _gradients_by_forward_mode(estimator, row: np.ndarray, layers, arrays, inclu
     if ensemble.cap_spread_at_prior:
         prior_hidden = hidden[K:]
         h, h_tangents = prior_hidden[:, 0], prior_hidden[:, 1:]  # (K, width), (K, n_features, width)
-        weight_variance, bias_variance = _prior_output_variances(ensemble, layers, arrays)
+        weight_variance, bias_variance = prior_variances
         cap = (h * h).sum(axis=1).mean() * weight_variance + bias_variance
         cap_tangent = np.outer(2 * np.einsum("kw,kfw->f", h, h_tangents) / K, weight_variance)
         variance_tangent = np.where(variance > cap, cap_tangent, variance_tangent)
@@ -174,18 +187,6 @@ def _gradients_by_forward_mode(estimator, row: np.ndarray, layers, arrays, inclu
     positive = std_y[0] > 0
     std_grad = np.where(positive, variance_grad / (2 * np.where(positive, std_y[0], 1.0)), 0.0)
     return mean_y, std_y, mean_grad, std_grad
-
-
-def _prior_output_variances(ensemble, layers, arrays) -> tuple[np.ndarray, np.ndarray]:
-    """:meth:`~skrpf._ensemble.RandomizedPriorEnsemble.prior_output_variances`, from the joint arrays."""
-    K = ensemble.n_members
-    squared_scale = ensemble.prior_scale**2
-    has_bias = layers[-1].has_bias
-    weight = arrays[-2] if has_bias else arrays[-1]
-    weight_variance = squared_scale * np.square(weight[K:]).mean(axis=(0, 1))
-    if not has_bias:
-        return weight_variance, np.zeros_like(weight_variance)
-    return weight_variance, squared_scale * np.square(arrays[-1][K:]).mean(axis=(0, 1))
 
 
 def _gradients_by_autograd(estimator, X, include_noise: bool) -> tuple:
