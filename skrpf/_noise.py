@@ -65,31 +65,70 @@ def out_of_bag_noise_variance(
     uniform random subset of ``max_rows`` of them (drawn from
     ``random_state``) is used instead of all.
     """
-    if max_rows is not None and X_t.shape[0] > max_rows:
-        keep = np.sort(check_random_state(random_state).choice(X_t.shape[0], max_rows, replace=False))
-        keep_t = torch.as_tensor(keep, device=X_t.device)
-        X_t = X_t[keep_t]
-        prior_terms = None if prior_terms is None else prior_terms[:, keep_t]
-        Y, weights, sample_weight = Y[keep], weights[:, keep], sample_weight[keep]
+    X_t, prior_terms, Y, weights, sample_weight = _subsample(
+        X_t, prior_terms, Y, weights, sample_weight, max_rows, random_state
+    )
+    row_weight = np.where((weights == 0).any(axis=0), sample_weight, 0.0)
+    excess = np.zeros(Y.shape[1])
+    for rows, oob_mean, spread, m in _out_of_bag_passes(ensemble, X_t, prior_terms, weights, batch_rows):
+        oob_mean = oob_mean * y_scale + y_mean
+        spread = spread * y_scale**2
+        m = np.maximum(m, 1)[:, None]
+        excess += row_weight[rows] @ ((Y[rows] - oob_mean) ** 2 - (1 + 1 / m) * spread)
+    total = row_weight.sum()
+    floor = MIN_NOISE_VARIANCE * y_scale**2
+    if total == 0:
+        return floor
+    return np.maximum(excess / total, floor)
+
+
+def out_of_bag_squared_error(
+    ensemble, X_t, prior_terms, Y, weights, sample_weight, batch_rows, max_rows=None, random_state=None
+) -> float:
+    """Weighted mean squared error of the out-of-bag means, summed over targets.
+
+    How well the ensemble predicts rows its members did not train on, in
+    the units the members were trained in (``Y`` in those units too): a
+    score to compare candidate members fitted with the same bootstrap
+    weights, as cross-validation would, at the cost of one pass over the
+    out-of-bag rows. NaN when no row was left out. The rows and the
+    subsampling beyond ``max_rows`` are those of
+    :func:`out_of_bag_noise_variance`.
+    """
+    X_t, prior_terms, Y, weights, sample_weight = _subsample(
+        X_t, prior_terms, Y, weights, sample_weight, max_rows, random_state
+    )
+    row_weight = np.where((weights == 0).any(axis=0), sample_weight, 0.0)
+    total = row_weight.sum()
+    if total == 0:
+        return float("nan")
+    squared_error = 0.0
+    for rows, oob_mean, _, _ in _out_of_bag_passes(ensemble, X_t, prior_terms, weights, batch_rows):
+        squared_error += float(row_weight[rows] @ ((Y[rows] - oob_mean) ** 2).sum(axis=1))
+    return squared_error / total
+
+
+def _subsample(X_t, prior_terms, Y, weights, sample_weight, max_rows, random_state):
+    """The rows of the out-of-bag pass: all, or ``max_rows`` of them drawn uniformly from ``random_state``."""
+    if max_rows is None or X_t.shape[0] <= max_rows:
+        return X_t, prior_terms, Y, weights, sample_weight
+    keep = np.sort(check_random_state(random_state).choice(X_t.shape[0], max_rows, replace=False))
+    keep_t = torch.as_tensor(keep, device=X_t.device)
+    prior_terms = None if prior_terms is None else prior_terms[:, keep_t]
+    return X_t[keep_t], prior_terms, Y[keep], weights[:, keep], sample_weight[keep]
+
+
+def _out_of_bag_passes(ensemble, X_t, prior_terms, weights, batch_rows):
+    """Per batch of rows: the slice, and the out-of-bag members' mean, spread and count there."""
     out_of_bag = weights == 0  # (K, n)
     n_out_of_bag = out_of_bag.sum(axis=0)
-    row_weight = np.where(n_out_of_bag > 0, sample_weight, 0.0)
-    excess = np.zeros(Y.shape[1])
     with torch.inference_mode():
         for start in range(0, X_t.shape[0], batch_rows):
             rows = slice(start, start + batch_rows)
             prior = None if prior_terms is None else prior_terms[:, rows]
             m = n_out_of_bag[rows]
             oob_mean, spread = _out_of_bag_members(ensemble, X_t[rows], prior, out_of_bag[:, rows], m)
-            oob_mean = oob_mean * y_scale + y_mean
-            spread = spread * y_scale**2
-            m = np.maximum(m, 1)[:, None]
-            excess += row_weight[rows] @ ((Y[rows] - oob_mean) ** 2 - (1 + 1 / m) * spread)
-    total = row_weight.sum()
-    floor = MIN_NOISE_VARIANCE * y_scale**2
-    if total == 0:
-        return floor
-    return np.maximum(excess / total, floor)
+            yield rows, oob_mean, spread, m
 
 
 def _out_of_bag_members(ensemble, X, prior, out_of_bag, n_out_of_bag):

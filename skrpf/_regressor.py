@@ -9,6 +9,7 @@ batches -> undo the standardisation.
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import numpy as np
 import torch
@@ -29,7 +30,13 @@ from ._base import (
 )
 from ._gradients import predict_with_gradients
 from ._losses import WeightedGaussianNLL, split_mean_variance
-from ._noise import NOISE_MODELS, OUT_OF_BAG_MAX_ROWS, ensure_out_of_bag_rows, out_of_bag_noise_variance
+from ._noise import (
+    NOISE_MODELS,
+    OUT_OF_BAG_MAX_ROWS,
+    ensure_out_of_bag_rows,
+    out_of_bag_noise_variance,
+    out_of_bag_squared_error,
+)
 from ._output_layer import refit_output_layer_
 from ._prediction_cache import cache_key, frozen
 from ._random import private_torch_rng, resolve_seed
@@ -68,7 +75,9 @@ class RandomizedPriorRegressor(RegressorMixin, RandomizedPriorBase):
         factory object such as :class:`~skrpf.MLP`; None means an ``MLP``
         of two hidden layers of 50 units, Glorot initialisation, whose
         activation is fitted on small data (ReLU, SiLU, tanh or sine, by the
-        marginal likelihood; see Notes) and is ReLU on large data. Pass
+        marginal likelihood; see Notes), chosen between ReLU and SiLU by
+        out-of-bag error on up to 10,000 rows (both are trained), and is
+        ReLU beyond. Pass
         ``module=MLP(...)`` explicitly to fix it or search
         ``module__<param>``.
     prior : callable or None, default=None
@@ -274,8 +283,9 @@ class RandomizedPriorRegressor(RegressorMixin, RandomizedPriorBase):
     alpha_ : float
         The L2 penalty used.
     activation_ : str or None
-        The activation chosen for the default MLP by the marginal
-        likelihood, or None where none was chosen.
+        The activation chosen for the default MLP: by the marginal
+        likelihood on small data, by the out-of-bag squared error of the
+        trained members on larger data; None where none was chosen.
     log_marginal_likelihood_ : float or None
         The log marginal likelihood of the standardised targets under the
         chosen prior kernel, in nats; None where no hyper-parameter was
@@ -497,18 +507,13 @@ class RandomizedPriorRegressor(RegressorMixin, RandomizedPriorBase):
         with torch_threads(threads):
             # A warm refit keeps the cold fit's scaling and hyper-parameters:
             # the members' inputs and outputs keep their meaning.
+            seeds = (init_seed, weight_seed, noise_seed, shuffle_seed, oob_seed)
             if warm is None:
                 state = self._cold_state(params, X, Y, n_features, n_outputs, int(evidence_seed))
-            fitted = self._train(
-                X,
-                Y,
-                sample_weight,
-                state,
-                device,
-                (init_seed, weight_seed, noise_seed, shuffle_seed, oob_seed),
-                None if warm is None else self.ensemble_,
-            )
-        ensemble, net, noise_var, max_epochs, batch_size = fitted
+                state, fitted = self._train_candidates(X, Y, sample_weight, state, device, seeds)
+            else:
+                fitted = self._train(X, Y, sample_weight, state, device, seeds, self.ensemble_)
+        ensemble, net, noise_var, max_epochs, batch_size, _ = fitted
         hyper = state.hyper
         x_mean, x_scale, y_mean, y_scale = state.x_mean, state.x_scale, state.y_mean, state.y_scale
         self._fit_state = state
@@ -558,7 +563,32 @@ class RandomizedPriorRegressor(RegressorMixin, RandomizedPriorBase):
             noise_scale=y_scale,
         )
 
-    def _train(self, X, Y, sample_weight, state, device, seeds, warm_ensemble=None):
+    def _train_candidates(self, X, Y, sample_weight, state, device, seeds):
+        """Train the members of a cold fit; where activations are compared, keep the best.
+
+        Every candidate activation of ``state.hyper.activation_candidates``
+        trains with the same seeds, hence the same bootstrap weights, target
+        noise and batches, and the one whose out-of-bag squared error is
+        smallest is kept (the first on a tie or where no row was left out).
+        Returns the state with the chosen activation and what
+        :meth:`_train` returns for it.
+        """
+        candidates = state.hyper.activation_candidates
+        if not candidates:
+            return state, self._train(X, Y, sample_weight, state, device, seeds)
+        best = None
+        for activation in candidates:
+            candidate = dataclasses.replace(
+                state, hyper=dataclasses.replace(state.hyper, activation=activation, activation_candidates=())
+            )
+            fitted = self._train(X, Y, sample_weight, candidate, device, seeds, score_out_of_bag=True)
+            # Fitted candidates are kept only until a better one is found:
+            # at most two ensembles are held at once.
+            if best is None or fitted[-1] < best[1][-1]:
+                best = (candidate, fitted)
+        return best
+
+    def _train(self, X, Y, sample_weight, state, device, seeds, warm_ensemble=None, score_out_of_bag=False):
         """Build the members and priors, train them, and estimate the noise.
 
         ``state`` holds the standardisation and the resolved hyper-parameters
@@ -567,7 +597,10 @@ class RandomizedPriorRegressor(RegressorMixin, RandomizedPriorBase):
         priors; it is copied, so a failed fit leaves it as it was.
 
         Returns the ensemble (float64, eval mode), the skorch net(s), the
-        noise variance per target in y's units, and the epochs and batch size.
+        noise variance per target in y's units, the epochs and batch size,
+        and, with ``score_out_of_bag``, the out-of-bag squared error in the
+        networks' units (see :func:`~skrpf._noise.out_of_bag_squared_error`;
+        NaN where no row was left out, and without it).
         """
         init_seed, weight_seed, noise_seed, shuffle_seed, oob_seed = seeds
         hyper = state.hyper
@@ -647,6 +680,19 @@ class RandomizedPriorRegressor(RegressorMixin, RandomizedPriorBase):
                 max_rows=OUT_OF_BAG_MAX_ROWS,
                 random_state=int(oob_seed),
             )
+        out_of_bag_error = float("nan")
+        if score_out_of_bag:
+            out_of_bag_error = out_of_bag_squared_error(
+                ensemble,
+                X_t,
+                prior_terms,
+                (Y - y_mean) / y_scale,
+                weights,
+                sample_weight,
+                PREDICT_BATCH_ROWS,
+                max_rows=OUT_OF_BAG_MAX_ROWS,
+                random_state=int(oob_seed),
+            )
         # Prediction runs in float64 and rounds to float32 (see _iter_members).
         ensemble.double().eval()
         ensemble.cap_spread_at_prior = (
@@ -668,7 +714,7 @@ class RandomizedPriorRegressor(RegressorMixin, RandomizedPriorBase):
                 weights_t,
                 hyper.alpha,
             )
-        return ensemble, net, noise_var, max_epochs, batch_size
+        return ensemble, net, noise_var, max_epochs, batch_size, out_of_bag_error
 
     @staticmethod
     def _solve_output_layer(

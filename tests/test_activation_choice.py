@@ -1,0 +1,167 @@
+"""The large-data choice of the default MLP's activation by out-of-bag error.
+
+With ``module`` and ``prior`` left at None, a fit on more than
+``SMALL_DATA_MAX_ROWS`` and at most ``ACTIVATION_CHOICE_MAX_ROWS`` rows trains
+ReLU and SiLU members with the same seeds and keeps the ones whose
+out-of-bag mean predicts the left-out rows better. These tests check the
+score against an explicit loop, that the choice moves the right way on a
+smooth and on a kinked target, that the kept members are exactly those of
+a fit with that activation given, and where no choice is made.
+"""
+
+import numpy as np
+import pytest
+import torch
+
+from skrpf import MLP, RandomizedPriorRegressor, _auto
+from skrpf._noise import out_of_bag_squared_error
+
+N_ROWS = _auto.SMALL_DATA_MAX_ROWS + 100
+
+
+def _inputs(n=N_ROWS, seed=0):
+    return np.random.RandomState(seed).uniform(-2, 2, size=(n, 2))
+
+
+def _smooth(X):
+    return np.sin(X[:, 0]) + np.cos(X[:, 1])
+
+
+def _kinked(X):
+    return np.abs(np.abs(X[:, 0]) - 1) + np.abs(X[:, 1])
+
+
+def test_out_of_bag_squared_error_matches_an_explicit_per_row_loop():
+    rng = np.random.RandomState(0)
+    n, n_members, n_targets = 120, 5, 2
+    members = rng.standard_normal((n_members, n, n_targets))
+    Y = rng.standard_normal((n, n_targets))
+    weights = rng.multinomial(n, np.full(n, 1 / n), size=n_members).astype(float)
+    sample_weight = rng.uniform(0.5, 2.0, size=n)
+    stacked = torch.as_tensor(members, dtype=torch.float32)
+
+    def ensemble(x):  # the "inputs" are row numbers, so any batch can be looked up
+        if x.dim() == 3:  # one batch of rows per member
+            return torch.stack([member[x_k[:, 0].long()] for member, x_k in zip(stacked, x, strict=True)])
+        return stacked[:, x[:, 0].long()]
+
+    rows = torch.arange(n, dtype=torch.float32)[:, None]
+    got = out_of_bag_squared_error(ensemble, rows, None, Y, weights, sample_weight, batch_rows=17)
+
+    total, weight = 0.0, 0.0
+    for i in range(n):
+        left_out = weights[:, i] == 0
+        if not left_out.any():
+            continue
+        residual = Y[i] - members[left_out, i].astype(np.float32).mean(axis=0)
+        total += sample_weight[i] * np.sum(residual**2)
+        weight += sample_weight[i]
+    np.testing.assert_allclose(got, total / weight, rtol=1e-5)
+    # No row left out: no score.
+    assert np.isnan(
+        out_of_bag_squared_error(ensemble, rows, None, Y, np.ones_like(weights), sample_weight, 17)
+    )
+
+
+@pytest.mark.parametrize(("target", "expected"), [(_smooth, "silu"), (_kinked, "relu")])
+def test_the_choice_follows_the_smoothness_of_the_target(target, expected):
+    # Noise-free targets on 300 rows, the default "auto" schedule: smooth
+    # members fit sin + cos better, piecewise-linear ones a sum of kinks.
+    # (Seeds 0-2 chose the same; with a short schedule of 600 steps SiLU
+    # members are not yet trained and ReLU wins both.)
+    X = _inputs()
+    model = RandomizedPriorRegressor(n_estimators=4, random_state=0).fit(X, target(X))
+    assert model.activation_ == expected
+
+
+def test_the_kept_members_are_those_of_a_fit_with_the_activation_given():
+    X = _inputs()
+    y = _smooth(X) + 0.1 * np.random.RandomState(1).standard_normal(len(X))
+    params = dict(n_estimators=3, max_epochs=20, random_state=0)
+    chosen = RandomizedPriorRegressor(**params).fit(X, y)
+    assert chosen.activation_ in _auto.OUT_OF_BAG_ACTIVATIONS
+    given = RandomizedPriorRegressor(module=MLP(activation=chosen.activation_), **params).fit(X, y)
+    grid = _inputs(50, seed=2)
+    np.testing.assert_array_equal(chosen.predict_members(grid), given.predict_members(grid))
+    np.testing.assert_array_equal(chosen.noise_std_, given.noise_std_)
+    # And the choice is reproducible.
+    again = RandomizedPriorRegressor(**params).fit(X, y)
+    assert again.activation_ == chosen.activation_
+    np.testing.assert_array_equal(again.predict_members(grid), chosen.predict_members(grid))
+
+
+def test_the_lower_out_of_bag_error_wins(monkeypatch):
+    # Record each candidate's score as training returns it; the kept
+    # activation must be the one with the smaller score.
+    from skrpf import _regressor
+
+    scores = {}
+    original = _regressor.RandomizedPriorRegressor._train
+
+    def recording_train(self, X, Y, sample_weight, state, *args, **kwargs):
+        fitted = original(self, X, Y, sample_weight, state, *args, **kwargs)
+        scores[state.hyper.activation] = fitted[-1]
+        return fitted
+
+    monkeypatch.setattr(_regressor.RandomizedPriorRegressor, "_train", recording_train)
+    X = _inputs()
+    model = RandomizedPriorRegressor(n_estimators=3, max_epochs=20, random_state=0).fit(X, _kinked(X))
+    assert set(scores) == set(_auto.OUT_OF_BAG_ACTIVATIONS)
+    assert all(np.isfinite(value) for value in scores.values())
+    assert model.activation_ == min(scores, key=scores.get)
+
+
+def _count_training(monkeypatch) -> list:
+    """Patch the regressor so that every training of members appends to the returned list."""
+    from skrpf import _regressor
+
+    trained: list = []
+    original = _regressor.RandomizedPriorRegressor._train
+
+    def counting_train(self, *args, **kwargs):
+        trained.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(_regressor.RandomizedPriorRegressor, "_train", counting_train)
+    return trained
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"module": MLP(hidden_layer_sizes=(8,))},  # a module given fixes the architecture
+        {"prior": MLP(hidden_layer_sizes=(8,))},  # so does a prior given
+        {"noise": "heteroscedastic"},  # members predict a variance too
+        {"noise": "none", "bootstrap": "none"},  # no row is left out of any member
+    ],
+)
+def test_no_choice_is_made(monkeypatch, params):
+    trained = _count_training(monkeypatch)
+    X = _inputs()
+    model = RandomizedPriorRegressor(n_estimators=3, max_epochs=2, random_state=0, **params).fit(
+        X, _smooth(X)
+    )
+    assert model.activation_ is None
+    assert len(trained) == 1
+
+
+def test_no_choice_beyond_the_row_limit(monkeypatch):
+    monkeypatch.setattr(_auto, "ACTIVATION_CHOICE_MAX_ROWS", N_ROWS - 1)
+    trained = _count_training(monkeypatch)
+    X = _inputs()
+    model = RandomizedPriorRegressor(n_estimators=3, max_epochs=2, random_state=0).fit(X, _smooth(X))
+    assert model.activation_ is None
+    assert len(trained) == 1
+
+
+def test_a_warm_refit_keeps_the_chosen_activation_and_trains_once(monkeypatch):
+    trained = _count_training(monkeypatch)
+    X = _inputs()
+    y = _smooth(X)
+    model = RandomizedPriorRegressor(n_estimators=3, max_epochs=20, warm_start=True, random_state=0)
+    model.fit(X[:-1], y[:-1])
+    assert len(trained) == len(_auto.OUT_OF_BAG_ACTIVATIONS)
+    chosen = model.activation_
+    model.fit(X, y)
+    assert model.activation_ == chosen
+    assert len(trained) == len(_auto.OUT_OF_BAG_ACTIVATIONS) + 1
