@@ -74,6 +74,20 @@ def test_the_choice_follows_the_smoothness_of_the_target(target, expected):
     assert model.activation_ == expected
 
 
+def test_a_saved_model_reloads_the_chosen_activation(tmp_path):
+    # The file names no module: load() must rebuild SiLU members, not ReLU ones.
+    from skrpf import persistence
+
+    X = _inputs()
+    model = RandomizedPriorRegressor(n_estimators=4, random_state=0).fit(X, _smooth(X))
+    assert model.activation_ == "silu"
+    persistence.save(model, tmp_path / "model.skrpf")
+    loaded = persistence.load(tmp_path / "model.skrpf")
+    assert loaded.activation_ == "silu"
+    grid = _inputs(20, seed=3)
+    np.testing.assert_array_equal(loaded.predict_members(grid), model.predict_members(grid))
+
+
 def test_the_kept_members_are_those_of_a_fit_with_the_activation_given():
     X = _inputs()
     y = _smooth(X) + 0.1 * np.random.RandomState(1).standard_normal(len(X))
