@@ -184,6 +184,8 @@ def run_one(kind, X_train, y_train, X_test, y_test, seed, overrides, n_iter):
     }
     if kind == "skrpf_search":
         result["best_params"] = {k: str(v) for k, v in model.best_params_.items()}
+    if getattr(fitted, "activation_", None) is not None:
+        result["activation"] = fitted.activation_
     return result
 
 
@@ -225,7 +227,8 @@ def run(args):
                     handle.write(json.dumps(record) + "\n")
                 print(
                     f"{name:28s} split {k:2d} {kind:13s} NLL {result['nll']:7.3f} "
-                    f"RMSE {result['rmse']:7.3f} cov90 {result['coverage90']:.2f} {result['time']:6.1f}s",
+                    f"RMSE {result['rmse']:7.3f} cov90 {result['coverage90']:.2f} {result['time']:6.1f}s "
+                    f"{result.get('activation', '')}",
                     flush=True,
                 )
 

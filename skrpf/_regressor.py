@@ -42,7 +42,7 @@ from ._prediction_cache import cache_key, frozen
 from ._random import private_torch_rng, resolve_seed
 from ._schedule import resolve_batch_size, resolve_max_epochs
 from ._threads import resolve_threads, torch_threads
-from ._training import EnsembleDataset
+from ._training import EnsembleDataset, was_interrupted
 from ._warm_start import FitState, constrained_parameters, reusable_state, warm_start_epochs
 from .export import RandomizedPriorNetwork, _network_of
 from .resamplers import draw_weights, get_resampler
@@ -571,7 +571,8 @@ class RandomizedPriorRegressor(RegressorMixin, RandomizedPriorBase):
         noise and batches, and the one whose out-of-bag squared error is
         smallest is kept (the first on a tie or where no row was left out).
         Returns the state with the chosen activation and what
-        :meth:`_train` returns for it.
+        :meth:`_train` returns for it. A ``KeyboardInterrupt`` while a
+        candidate trains ends the choice: that candidate is kept as it is.
         """
         candidates = state.hyper.activation_candidates
         if not candidates:
@@ -582,6 +583,8 @@ class RandomizedPriorRegressor(RegressorMixin, RandomizedPriorBase):
                 state, hyper=dataclasses.replace(state.hyper, activation=activation, activation_candidates=())
             )
             fitted = self._train(X, Y, sample_weight, candidate, device, seeds, score_out_of_bag=True)
+            if was_interrupted(fitted[1]):
+                return candidate, fitted
             # Fitted candidates are kept only until a better one is found:
             # at most two ensembles are held at once.
             if best is None or fitted[-1] < best[1][-1]:

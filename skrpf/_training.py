@@ -195,6 +195,19 @@ class EnsembleNet(NeuralNet):
                 if isinstance(callback, TrainingProgress):
                     callback.close()
 
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        """skorch's training loop; records in ``interrupted_`` whether a ``KeyboardInterrupt`` ended it.
+
+        skorch's ``partial_fit`` swallows the interrupt; the flag lets the
+        estimator stop what else it would train (a second candidate).
+        """
+        self.interrupted_ = False
+        try:
+            return super().fit_loop(X, y, epochs, **fit_params)
+        except KeyboardInterrupt:
+            self.interrupted_ = True
+            raise
+
     def _penalized_parameters(self) -> list[torch.Tensor]:
         return [p for p in self.module_.parameters() if p.requires_grad]
 
@@ -259,6 +272,12 @@ class _AddMemberAxis(nn.Module):
 
     def forward(self, x):
         return self.network(x).unsqueeze(0)
+
+
+def was_interrupted(net) -> bool:
+    """Whether a ``KeyboardInterrupt`` ended the training of the skorch net, or of one of a list of nets."""
+    nets = net if isinstance(net, list) else [net]
+    return any(getattr(one, "interrupted_", False) for one in nets)
 
 
 def fit_one_by_one(members, dataset, net_kwargs, verbose, first_member=0, n_members=None) -> list:
