@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from skorch.callbacks import Callback
 
 from skrpf import MLP, RandomizedPriorRegressor
 from skrpf._auto import LARGE_DATA_VALUES
@@ -28,6 +29,17 @@ def fast_regressor(**params) -> RandomizedPriorRegressor:
 def fixed_regressor(**params) -> RandomizedPriorRegressor:
     """The estimator with the fixed (large-data) hyper-parameters and the given parameters."""
     return RandomizedPriorRegressor(**{**FIXED_HYPERPARAMETERS, **params})
+
+
+class InterruptAfter(Callback):
+    """Raise KeyboardInterrupt at the end of the given epoch, as Ctrl-C would."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == self.epoch:
+            raise KeyboardInterrupt
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ a fit with that activation given, and where no choice is made.
 import numpy as np
 import pytest
 import torch
-from skorch.callbacks import Callback
+from conftest import InterruptAfter
 
 from skrpf import MLP, RandomizedPriorRegressor, _auto
 from skrpf._noise import out_of_bag_squared_error
@@ -180,17 +180,6 @@ def test_a_warm_refit_keeps_the_chosen_activation_and_trains_once(monkeypatch):
     model.fit(X, y)
     assert model.activation_ == chosen
     assert len(trained) == len(_auto.OUT_OF_BAG_ACTIVATIONS) + 1
-
-
-class InterruptAfter(Callback):
-    """Raise KeyboardInterrupt at the end of the given epoch, as Ctrl-C would."""
-
-    def __init__(self, epoch):
-        self.epoch = epoch
-
-    def on_epoch_end(self, net, **kwargs):
-        if len(net.history) == self.epoch:
-            raise KeyboardInterrupt
 
 
 def test_an_interrupt_ends_the_choice(monkeypatch):

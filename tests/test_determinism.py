@@ -13,9 +13,8 @@ import joblib
 import numpy as np
 import pytest
 import torch
-from conftest import fast_regressor
+from conftest import InterruptAfter, fast_regressor
 from sklearn.exceptions import NotFittedError
-from skorch.callbacks import Callback
 
 import skrpf._regressor as regressor_module
 import skrpf.networks
@@ -145,17 +144,6 @@ def test_concurrent_predictions_equal_sequential_ones(fitted):
 
 
 # ------------------------------------------------------------ KeyboardInterrupt
-class InterruptAfter(Callback):
-    """Raise KeyboardInterrupt at the end of the given epoch, as Ctrl-C would."""
-
-    def __init__(self, epoch):
-        self.epoch = epoch
-
-    def on_epoch_end(self, net, **kwargs):
-        if len(net.history) == self.epoch:
-            raise KeyboardInterrupt
-
-
 def test_an_interrupt_during_training_keeps_the_members_as_they_are():
     # A constant rate, so that the first 3 of 10 epochs are the same steps as a 3-epoch fit.
     interrupted = _model(max_epochs=10, lr_schedule="constant", callbacks=[InterruptAfter(3)]).fit(X, Y)
