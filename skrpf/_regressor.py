@@ -656,6 +656,9 @@ class RandomizedPriorRegressor(RegressorMixin, RandomizedPriorBase):
                 seed=shuffle_seed,
                 options=hyper.optimizer_options,
             )
+            if score_out_of_bag and self.verbose == 1:
+                # One bar per candidate: say which members each one trains.
+                net_kwargs["callbacks__progress__desc"] = f"fit ({hyper.activation} members)"
             # The loss hook: squared error (EnsembleNet's default) on targets
             # with the prior folded in, or the Gaussian NLL of heteroscedastic members.
             if self.noise == "heteroscedastic":

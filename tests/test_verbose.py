@@ -95,3 +95,15 @@ def test_verbose_2_prints_skorchs_epoch_table(capsys):
 def test_other_verbose_values_are_refused(verbose):
     with pytest.raises(ValueError, match=r"verbose must be an integer from 0 to 2; got"):
         _model(verbose=verbose).fit(X, y)
+
+
+def test_verbose_1_names_the_members_of_each_candidate(capsys):
+    # On 201 to 10,000 rows the default module trains ReLU and SiLU members:
+    # one bar each, labelled, so that two bars do not read as one fit twice.
+    X_large = np.linspace(-1, 1, 300).reshape(-1, 1)
+    RandomizedPriorRegressor(n_estimators=2, max_epochs=2, verbose=1, random_state=0).fit(
+        X_large, np.sin(3 * X_large).ravel()
+    )
+    lines = capsys.readouterr().err.rstrip("\n").split("\n")
+    labels = [line.split("\r")[-1].split(":")[0] for line in lines]
+    assert labels == ["fit (relu members)", "fit (silu members)"]
