@@ -50,6 +50,24 @@ from .resamplers import draw_weights, get_resampler
 __all__ = ["RandomizedPriorRegressor"]
 
 
+@dataclasses.dataclass
+class TrainedMembers:
+    """What one training of the members leaves (see ``RandomizedPriorRegressor._train``)."""
+
+    #: The members and priors, float64, in eval mode.
+    ensemble: torch.nn.Module
+    #: The skorch net, or the list of nets (one per member or chunk of members).
+    net: object
+    #: Noise variance per target, in y's units.
+    noise_variance: np.ndarray
+    max_epochs: int
+    batch_size: int
+    #: Out-of-bag squared error in the networks' units (see
+    #: :func:`~skrpf._noise.out_of_bag_squared_error`); NaN where not
+    #: computed or where no row was left out.
+    out_of_bag_error: float = float("nan")
+
+
 class RandomizedPriorRegressor(RegressorMixin, RandomizedPriorBase):
     r"""Ensemble of neural networks with randomized prior functions.
 
@@ -513,7 +531,8 @@ class RandomizedPriorRegressor(RegressorMixin, RandomizedPriorBase):
                 state, fitted = self._train_candidates(X, Y, sample_weight, state, device, seeds)
             else:
                 fitted = self._train(X, Y, sample_weight, state, device, seeds, self.ensemble_)
-        ensemble, net, noise_var, max_epochs, batch_size, _ = fitted
+        ensemble, net, noise_var = fitted.ensemble, fitted.net, fitted.noise_variance
+        max_epochs, batch_size = fitted.max_epochs, fitted.batch_size
         hyper = state.hyper
         x_mean, x_scale, y_mean, y_scale = state.x_mean, state.x_scale, state.y_mean, state.y_scale
         self._fit_state = state
@@ -583,11 +602,11 @@ class RandomizedPriorRegressor(RegressorMixin, RandomizedPriorBase):
                 state, hyper=dataclasses.replace(state.hyper, activation=activation, activation_candidates=())
             )
             fitted = self._train(X, Y, sample_weight, candidate, device, seeds, score_out_of_bag=True)
-            if was_interrupted(fitted[1]):
+            if was_interrupted(fitted.net):
                 return candidate, fitted
             # Fitted candidates are kept only until a better one is found:
             # at most two ensembles are held at once.
-            if best is None or fitted[-1] < best[1][-1]:
+            if best is None or fitted.out_of_bag_error < best[1].out_of_bag_error:
                 best = (candidate, fitted)
         return best
 
@@ -599,11 +618,8 @@ class RandomizedPriorRegressor(RegressorMixin, RandomizedPriorBase):
         fitted ensemble of a warm refit, replaces the new members and
         priors; it is copied, so a failed fit leaves it as it was.
 
-        Returns the ensemble (float64, eval mode), the skorch net(s), the
-        noise variance per target in y's units, the epochs and batch size,
-        and, with ``score_out_of_bag``, the out-of-bag squared error in the
-        networks' units (see :func:`~skrpf._noise.out_of_bag_squared_error`;
-        NaN where no row was left out, and without it).
+        Returns :class:`TrainedMembers`; its out-of-bag error is computed
+        only with ``score_out_of_bag``.
         """
         init_seed, weight_seed, noise_seed, shuffle_seed, oob_seed = seeds
         hyper = state.hyper
@@ -720,7 +736,7 @@ class RandomizedPriorRegressor(RegressorMixin, RandomizedPriorBase):
                 weights_t,
                 hyper.alpha,
             )
-        return ensemble, net, noise_var, max_epochs, batch_size, out_of_bag_error
+        return TrainedMembers(ensemble, net, noise_var, max_epochs, batch_size, out_of_bag_error)
 
     @staticmethod
     def _solve_output_layer(

@@ -115,7 +115,7 @@ def test_the_lower_out_of_bag_error_wins(monkeypatch):
 
     def recording_train(self, X, Y, sample_weight, state, *args, **kwargs):
         fitted = original(self, X, Y, sample_weight, state, *args, **kwargs)
-        scores[state.hyper.activation] = fitted[-1]
+        scores[state.hyper.activation] = fitted.out_of_bag_error
         return fitted
 
     monkeypatch.setattr(_regressor.RandomizedPriorRegressor, "_train", recording_train)
