@@ -195,8 +195,7 @@ def config_key(overrides: dict, validation: bool) -> str:
     return json.dumps(key, sort_keys=True) if key else ""
 
 
-def run(args):
-    overrides = {key: parse_value(value) for key, value in (item.split("=", 1) for item in args.set)}
+def run(args, overrides: dict):
     kinds = ["skrpf"] + (["skrpf_search"] if args.search else []) + ["gp", "bayes_ridge"]
     kinds = [k for k in kinds if k not in args.skip]
     done = set()
@@ -352,7 +351,7 @@ def main(argv=None):
     config = config_key(overrides, args.validation)
     torch.set_num_threads(args.threads)
     if not args.table_only:
-        run(args)
+        run(args, overrides)
     print()
     print(table(args.out, config))
 

@@ -76,7 +76,9 @@ def predict_with_gradients(
             estimator, standardised[0], layers, arrays, prior_variances, include_noise
         )
     else:
-        mean, std, mean_grad, std_grad = _gradients_by_autograd(estimator, X, include_noise)
+        mean, std, mean_grad, std_grad = _gradients_by_autograd(
+            estimator, X, include_noise, return_mean_grad, return_std_grad
+        )
     values = (mean, std) if return_std else (mean,)
     gradients = [g for g, wanted in ((mean_grad, return_mean_grad), (std_grad, return_std_grad)) if wanted]
     return tuple(estimator._squeeze(a, axis=1) for a in (*values, *gradients))
@@ -189,23 +191,26 @@ def _gradients_by_forward_mode(
     return mean_y, std_y, mean_grad, std_grad
 
 
-def _gradients_by_autograd(estimator, X, include_noise: bool) -> tuple:
+def _gradients_by_autograd(estimator, X, include_noise: bool, mean_grad_wanted: bool, std_grad_wanted: bool):
     """As :func:`_gradients_by_forward_mode`, by autograd through the module ``to_torch`` exports.
 
-    One backward pass per output and per value: about three times the cost
-    of a prediction, for the networks and devices that forward mode does
-    not cover.
+    One backward pass per output and per gradient asked for (None for the
+    others): about three times the cost of a prediction, for the networks
+    and devices that forward mode does not cover.
     """
     network = _network_of(estimator, include_noise=include_noise, copy_ensemble=False)
     # A copy: a DataFrame's array can be read-only, which torch warns about when sharing it.
     x = torch.tensor(np.asarray(X, dtype=np.float64), device=network.x_mean.device, requires_grad=True)
+    mean_grad = std_grad = None
     with torch.enable_grad():
         mean, std = network(x)
-        mean_grad = _jacobian(mean[0], x)
-        # sqrt has no derivative at 0 (a single member without noise): there
-        # the std is flat at its minimum, and skopt takes 0 too.
-        std_grad = torch.where(std[0] > 0, _jacobian(std[0], x), 0.0)
-    return tuple(t.detach().cpu().numpy() for t in (mean, std, mean_grad, std_grad))
+        if mean_grad_wanted:
+            mean_grad = _jacobian(mean[0], x).detach().cpu().numpy()
+        if std_grad_wanted:
+            # sqrt has no derivative at 0 (a single member without noise): there
+            # the std is flat at its minimum, and skopt takes 0 too.
+            std_grad = torch.where(std[0] > 0, _jacobian(std[0], x), 0.0).detach().cpu().numpy()
+    return mean.detach().cpu().numpy(), std.detach().cpu().numpy(), mean_grad, std_grad
 
 
 def _jacobian(outputs: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

@@ -65,21 +65,19 @@ def out_of_bag_noise_variance(
     uniform random subset of ``max_rows`` of them (drawn from
     ``random_state``) is used instead of all.
     """
-    X_t, prior_terms, Y, weights, sample_weight = _subsample(
-        X_t, prior_terms, Y, weights, sample_weight, max_rows, random_state
-    )
-    row_weight = np.where((weights == 0).any(axis=0), sample_weight, 0.0)
-    excess = np.zeros(Y.shape[1])
-    for rows, oob_mean, spread, m in _out_of_bag_passes(ensemble, X_t, prior_terms, weights, batch_rows):
-        oob_mean = oob_mean * y_scale + y_mean
-        spread = spread * y_scale**2
-        m = np.maximum(m, 1)[:, None]
-        excess += row_weight[rows] @ ((Y[rows] - oob_mean) ** 2 - (1 + 1 / m) * spread)
-    total = row_weight.sum()
-    floor = MIN_NOISE_VARIANCE * y_scale**2
-    if total == 0:
-        return floor
-    return np.maximum(excess / total, floor)
+    return out_of_bag_statistics(
+        ensemble,
+        X_t,
+        prior_terms,
+        Y,
+        weights,
+        sample_weight,
+        y_mean,
+        y_scale,
+        batch_rows,
+        max_rows,
+        random_state,
+    )[0]
 
 
 def out_of_bag_squared_error(
@@ -95,17 +93,56 @@ def out_of_bag_squared_error(
     subsampling beyond ``max_rows`` are those of
     :func:`out_of_bag_noise_variance`.
     """
+    return out_of_bag_statistics(
+        ensemble, X_t, prior_terms, Y, weights, sample_weight, 0.0, 1.0, batch_rows, max_rows, random_state
+    )[1]
+
+
+def out_of_bag_statistics(
+    ensemble,
+    X_t,
+    prior_terms,
+    Y,
+    weights,
+    sample_weight,
+    y_mean,
+    y_scale,
+    batch_rows,
+    max_rows=None,
+    random_state=None,
+) -> tuple[np.ndarray, float]:
+    """:func:`out_of_bag_noise_variance` and :func:`out_of_bag_squared_error` from one pass.
+
+    ``Y`` is in y's units; the networks' units are ``(Y - y_mean) / y_scale``.
+    A fit that needs both (the noise estimate of a candidate whose
+    activation is being compared) runs the members over their out-of-bag
+    rows once.
+
+    Returns
+    -------
+    noise_variance : ndarray of shape (n_targets,)
+        In y's units.
+    squared_error : float
+        In the networks' units; NaN when no row was left out.
+    """
     X_t, prior_terms, Y, weights, sample_weight = _subsample(
         X_t, prior_terms, Y, weights, sample_weight, max_rows, random_state
     )
+    Y_networks = (Y - y_mean) / y_scale
     row_weight = np.where((weights == 0).any(axis=0), sample_weight, 0.0)
-    total = row_weight.sum()
-    if total == 0:
-        return float("nan")
+    excess = np.zeros(Y.shape[1])
     squared_error = 0.0
-    for rows, oob_mean, _, _ in _out_of_bag_passes(ensemble, X_t, prior_terms, weights, batch_rows):
-        squared_error += float(row_weight[rows] @ ((Y[rows] - oob_mean) ** 2).sum(axis=1))
-    return squared_error / total
+    for rows, oob_mean, spread, m in _out_of_bag_passes(ensemble, X_t, prior_terms, weights, batch_rows):
+        squared_error += float(row_weight[rows] @ ((Y_networks[rows] - oob_mean) ** 2).sum(axis=1))
+        oob_mean = oob_mean * y_scale + y_mean
+        spread = spread * y_scale**2
+        m = np.maximum(m, 1)[:, None]
+        excess += row_weight[rows] @ ((Y[rows] - oob_mean) ** 2 - (1 + 1 / m) * spread)
+    total = row_weight.sum()
+    floor = MIN_NOISE_VARIANCE * y_scale**2
+    if total == 0:
+        return floor, float("nan")
+    return np.maximum(excess / total, floor), squared_error / total
 
 
 def _subsample(X_t, prior_terms, Y, weights, sample_weight, max_rows, random_state):

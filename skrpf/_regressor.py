@@ -34,8 +34,7 @@ from ._noise import (
     NOISE_MODELS,
     OUT_OF_BAG_MAX_ROWS,
     ensure_out_of_bag_rows,
-    out_of_bag_noise_variance,
-    out_of_bag_squared_error,
+    out_of_bag_statistics,
 )
 from ._output_layer import refit_output_layer_
 from ._prediction_cache import cache_key, frozen
@@ -690,10 +689,10 @@ class RandomizedPriorRegressor(RegressorMixin, RandomizedPriorBase):
         # ensemble switches to float64 for prediction.
         ensemble.eval()
         noise_var = np.zeros(n_outputs)
-        if self.noise == "homoscedastic" and not out_of_bag_noise:
-            noise_var = np.full(n_outputs, hyper.noise_variance) * noise_scale**2
-        elif out_of_bag_noise:
-            noise_var = out_of_bag_noise_variance(
+        out_of_bag_error = float("nan")
+        if out_of_bag_noise or score_out_of_bag:
+            # One pass over the out-of-bag rows gives both.
+            out_of_bag_noise_var, out_of_bag_error = out_of_bag_statistics(
                 ensemble,
                 X_t,
                 prior_terms,
@@ -706,19 +705,10 @@ class RandomizedPriorRegressor(RegressorMixin, RandomizedPriorBase):
                 max_rows=OUT_OF_BAG_MAX_ROWS,
                 random_state=int(oob_seed),
             )
-        out_of_bag_error = float("nan")
-        if score_out_of_bag:
-            out_of_bag_error = out_of_bag_squared_error(
-                ensemble,
-                X_t,
-                prior_terms,
-                (Y - y_mean) / y_scale,
-                weights,
-                sample_weight,
-                PREDICT_BATCH_ROWS,
-                max_rows=OUT_OF_BAG_MAX_ROWS,
-                random_state=int(oob_seed),
-            )
+            if out_of_bag_noise:
+                noise_var = out_of_bag_noise_var
+        if self.noise == "homoscedastic" and not out_of_bag_noise:
+            noise_var = np.full(n_outputs, hyper.noise_variance) * noise_scale**2
         # Prediction runs in float64 and rounds to float32 (see _iter_members).
         ensemble.double().eval()
         ensemble.cap_spread_at_prior = (
