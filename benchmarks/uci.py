@@ -37,6 +37,7 @@ import os
 import sys
 import time
 import warnings
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -186,6 +187,8 @@ def run_one(kind, X_train, y_train, X_test, y_test, seed, overrides, n_iter):
         result["best_params"] = {k: str(v) for k, v in model.best_params_.items()}
     if getattr(fitted, "activation_", None) is not None:
         result["activation"] = fitted.activation_
+    if getattr(fitted, "noise_model_", None) is not None:
+        result["noise_model"] = fitted.noise_model_
     return result
 
 
@@ -227,7 +230,7 @@ def run(args, overrides: dict):
                 print(
                     f"{name:28s} split {k:2d} {kind:13s} NLL {result['nll']:7.3f} "
                     f"RMSE {result['rmse']:7.3f} cov90 {result['coverage90']:.2f} {result['time']:6.1f}s "
-                    f"{result.get('activation', '')}",
+                    f"{result.get('activation', '')} {result.get('noise_model', '')}",
                     flush=True,
                 )
 
@@ -249,6 +252,20 @@ def summarise(values):
     return values.mean(), se
 
 
+def members_kept(records: list) -> str:
+    """How often each kind of members was kept, e.g. "silu hetero 18, silu homo 2"."""
+    noise = [r.get("noise_model") for r in records]
+    kinds = Counter(
+        " ".join(filter(None, (r.get("activation"), NOISE_SHORT.get(n, n)))) or "—"
+        for r, n in zip(records, noise)
+    )
+    return ", ".join(f"{kind} {count}" for kind, count in kinds.most_common())
+
+
+#: Short names of the noise models in the table.
+NOISE_SHORT = {"homoscedastic": "homo", "heteroscedastic": "hetero"}
+
+
 def table(path: str, config: str = "") -> str:
     records = [json.loads(line) for line in Path(path).read_text().splitlines()]
     records = [r for r in records if r.get("config", "") == config]
@@ -256,7 +273,7 @@ def table(path: str, config: str = "") -> str:
     for r in records:
         by.setdefault((r["dataset"], r["model"]), []).append(r)
     has_search = any(m == "skrpf_search" for _, m in by)
-    header = ["data set", "splits", "skrpf NLL", "skrpf RMSE", "cov90", "fit s"]
+    header = ["data set", "splits", "skrpf NLL", "skrpf RMSE", "cov90", "fit s", "members kept"]
     if has_search:
         header += ["search NLL", "search cov90"]
     header += ["GP NLL", "BayesRidge NLL", "PBP NLL", "MCD NLL", "DE NLL", "PBP/MCD/DE RMSE", "beats MCD/DE"]
@@ -288,6 +305,7 @@ def table(path: str, config: str = "") -> str:
             fmt(ours, "rmse", digits),
             f"{cov:.3f}" + ("" if 0.85 <= cov <= 0.95 else " (miss)"),
             f"{np.mean([r['time'] for r in ours]):.1f}",
+            members_kept(ours),
         ]
         if has_search:
             searched = by.get((name, "skrpf_search"), [])

@@ -108,7 +108,7 @@ def _forward_mode_stack(estimator) -> tuple | None:
     checks.move_to_device("device", estimator.device, ensemble)
     members, priors = ensemble.members, ensemble.priors
     if (
-        estimator.noise == "heteroscedastic"
+        estimator.noise_model_ == "heteroscedastic"
         or ensemble.device.type != "cpu"
         or not isinstance(members, BatchedSequential)
         or not supports(members.layers)

@@ -8,14 +8,16 @@ mean predicts the row out of sample, at no extra training cost.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
 
-from ._losses import MIN_NOISE_VARIANCE
+from ._losses import MIN_NOISE_VARIANCE, split_mean_variance
 
-#: Accepted values of the ``noise`` parameter.
-NOISE_MODELS = ("none", "homoscedastic", "heteroscedastic")
+#: Accepted values of the ``noise`` parameter: ``"auto"`` and the noise models.
+NOISE_MODELS = ("auto", "none", "homoscedastic", "heteroscedastic")
 
 #: Rows of the out-of-bag pass, at most. One variance per target needs no
 #: more: from 20,000 residuals its relative standard error is about
@@ -77,7 +79,7 @@ def out_of_bag_noise_variance(
         batch_rows,
         max_rows,
         random_state,
-    )[0]
+    ).noise_variance
 
 
 def out_of_bag_squared_error(
@@ -95,7 +97,24 @@ def out_of_bag_squared_error(
     """
     return out_of_bag_statistics(
         ensemble, X_t, prior_terms, Y, weights, sample_weight, 0.0, 1.0, batch_rows, max_rows, random_state
-    )[1]
+    ).squared_error
+
+
+@dataclass(frozen=True)
+class OutOfBagScores:
+    """What one pass over the out-of-bag rows tells about a fitted ensemble."""
+
+    #: Homoscedastic noise variance per target, in y's units (see
+    #: :func:`out_of_bag_noise_variance`); the members' own mean predicted
+    #: variance for heteroscedastic members.
+    noise_variance: np.ndarray
+    #: Weighted mean squared error of the out-of-bag means, summed over
+    #: targets, in the networks' units (see :func:`out_of_bag_squared_error`).
+    squared_error: float
+    #: Weighted mean Gaussian negative log-likelihood of the rows under the
+    #: out-of-bag predictive distribution, summed over targets, in y's units
+    #: (see :func:`out_of_bag_log_loss`).
+    log_loss: float
 
 
 def out_of_bag_statistics(
@@ -110,39 +129,92 @@ def out_of_bag_statistics(
     batch_rows,
     max_rows=None,
     random_state=None,
-) -> tuple[np.ndarray, float]:
-    """:func:`out_of_bag_noise_variance` and :func:`out_of_bag_squared_error` from one pass.
+    heteroscedastic=False,
+) -> OutOfBagScores:
+    """The noise estimate and the scores of a fitted ensemble from one pass over its out-of-bag rows.
 
     ``Y`` is in y's units; the networks' units are ``(Y - y_mean) / y_scale``.
-    A fit that needs both (the noise estimate of a candidate whose
-    activation is being compared) runs the members over their out-of-bag
-    rows once.
+    A fit that needs several of them (the noise estimate of a candidate
+    being compared with others) runs the members over their out-of-bag rows
+    once. ``heteroscedastic`` members output a mean and a raw variance per
+    target (see :func:`~skrpf._losses.split_mean_variance`).
+
+    Row ``i``'s out-of-bag predictive distribution is Gaussian, with the
+    mean of the ``m_i`` members that did not train on it and the variance
+    ``noise_i + (1 + 1/m_i) * s_i**2``: ``s_i**2`` the spread among those
+    members (as in :func:`out_of_bag_noise_variance`), ``noise_i`` the
+    homoscedastic estimate, or the mean of those members' own predicted
+    variances for heteroscedastic members.
 
     Returns
     -------
-    noise_variance : ndarray of shape (n_targets,)
-        In y's units.
-    squared_error : float
-        In the networks' units; NaN when no row was left out.
+    OutOfBagScores
+        NaN scores, and the noise floor, when no row was left out.
     """
     X_t, prior_terms, Y, weights, sample_weight = _subsample(
         X_t, prior_terms, Y, weights, sample_weight, max_rows, random_state
     )
-    Y_networks = (Y - y_mean) / y_scale
     row_weight = np.where((weights == 0).any(axis=0), sample_weight, 0.0)
-    excess = np.zeros(Y.shape[1])
-    squared_error = 0.0
-    for rows, oob_mean, spread, m in _out_of_bag_passes(ensemble, X_t, prior_terms, weights, batch_rows):
-        squared_error += float(row_weight[rows] @ ((Y_networks[rows] - oob_mean) ** 2).sum(axis=1))
-        oob_mean = oob_mean * y_scale + y_mean
-        spread = spread * y_scale**2
-        m = np.maximum(m, 1)[:, None]
-        excess += row_weight[rows] @ ((Y[rows] - oob_mean) ** 2 - (1 + 1 / m) * spread)
     total = row_weight.sum()
     floor = MIN_NOISE_VARIANCE * y_scale**2
     if total == 0:
-        return floor, float("nan")
-    return np.maximum(excess / total, floor), squared_error / total
+        return OutOfBagScores(np.broadcast_to(floor, Y.shape[1]).copy(), float("nan"), float("nan"))
+    # Per row, in y's units: the out-of-bag mean, the variance of that mean
+    # as a guess of a new member's value ((1 + 1/m) s^2) and the members' noise.
+    mean, spread, member_noise = (np.empty_like(Y) for _ in range(3))
+    passes = _out_of_bag_passes(ensemble, X_t, prior_terms, weights, batch_rows, heteroscedastic)
+    for rows, oob_mean, oob_spread, oob_noise, m in passes:
+        mean[rows] = oob_mean * y_scale + y_mean
+        spread[rows] = (1 + 1 / np.maximum(m, 1)[:, None]) * oob_spread * y_scale**2
+        member_noise[rows] = oob_noise * y_scale**2
+    squared_residual = (Y - mean) ** 2
+    squared_error = float(row_weight @ (squared_residual / y_scale**2).sum(axis=1)) / total
+    if heteroscedastic:
+        noise_variance = (row_weight @ member_noise) / total
+        variance = member_noise + spread
+    else:
+        noise_variance = np.maximum((row_weight @ (squared_residual - spread)) / total, floor)
+        variance = noise_variance + spread
+    variance = np.maximum(variance, floor)
+    log_loss = 0.5 * (np.log(2 * np.pi * variance) + squared_residual / variance)
+    return OutOfBagScores(noise_variance, squared_error, float(row_weight @ log_loss.sum(axis=1)) / total)
+
+
+def out_of_bag_log_loss(
+    ensemble,
+    X_t,
+    prior_terms,
+    Y,
+    weights,
+    sample_weight,
+    batch_rows,
+    max_rows=None,
+    random_state=None,
+    heteroscedastic=False,
+) -> float:
+    """Weighted mean negative log-likelihood of the rows under their out-of-bag predictive distribution.
+
+    Cross-validation by the members themselves: each row is scored by the
+    members that did not train on it, with the noise model the ensemble
+    would predict with (see :func:`out_of_bag_statistics`), so ensembles
+    trained with the same bootstrap weights but different noise models can
+    be compared, as a GP compares kernels by their marginal likelihood. In
+    the units of ``Y``; NaN when no row was left out.
+    """
+    return out_of_bag_statistics(
+        ensemble,
+        X_t,
+        prior_terms,
+        Y,
+        weights,
+        sample_weight,
+        0.0,
+        1.0,
+        batch_rows,
+        max_rows,
+        random_state,
+        heteroscedastic,
+    ).log_loss
 
 
 def _subsample(X_t, prior_terms, Y, weights, sample_weight, max_rows, random_state):
@@ -155,8 +227,8 @@ def _subsample(X_t, prior_terms, Y, weights, sample_weight, max_rows, random_sta
     return X_t[keep_t], prior_terms, Y[keep], weights[:, keep], sample_weight[keep]
 
 
-def _out_of_bag_passes(ensemble, X_t, prior_terms, weights, batch_rows):
-    """Per batch of rows: the slice, and the out-of-bag members' mean, spread and count there."""
+def _out_of_bag_passes(ensemble, X_t, prior_terms, weights, batch_rows, heteroscedastic=False):
+    """Per batch of rows: the slice, and the out-of-bag members' mean, spread, noise and count there."""
     out_of_bag = weights == 0  # (K, n)
     n_out_of_bag = out_of_bag.sum(axis=0)
     with torch.inference_mode():
@@ -164,11 +236,13 @@ def _out_of_bag_passes(ensemble, X_t, prior_terms, weights, batch_rows):
             rows = slice(start, start + batch_rows)
             prior = None if prior_terms is None else prior_terms[:, rows]
             m = n_out_of_bag[rows]
-            oob_mean, spread = _out_of_bag_members(ensemble, X_t[rows], prior, out_of_bag[:, rows], m)
-            yield rows, oob_mean, spread, m
+            oob_mean, spread, noise = _out_of_bag_members(
+                ensemble, X_t[rows], prior, out_of_bag[:, rows], m, heteroscedastic
+            )
+            yield rows, oob_mean, spread, noise, m
 
 
-def _out_of_bag_members(ensemble, X, prior, out_of_bag, n_out_of_bag):
+def _out_of_bag_members(ensemble, X, prior, out_of_bag, n_out_of_bag, heteroscedastic=False):
     """Mean and unbiased variance, per row, of the members that did not train on it.
 
     Member ``k`` gets only its own out-of-bag rows, gathered into a
@@ -181,18 +255,22 @@ def _out_of_bag_members(ensemble, X, prior, out_of_bag, n_out_of_bag):
     Parameters
     ----------
     ensemble : callable
-        Maps (K, rows, d) inputs, one batch per member, to (K, rows, t).
+        Maps (K, rows, d) inputs, one batch per member, to (K, rows, t), or
+        to (K, rows, 2t) for ``heteroscedastic`` members.
     X : torch.Tensor of shape (B, d)
     prior : torch.Tensor of shape (K, B, t) or None
         The prior terms to add to the members' outputs.
     out_of_bag : ndarray of bool, shape (K, B)
     n_out_of_bag : ndarray of int, shape (B,)
+    heteroscedastic : bool
+        Whether the members also predict a noise variance.
 
     Returns
     -------
-    mean, spread : ndarray of shape (B, t), float64
+    mean, spread, noise : ndarray of shape (B, t), float64
         In the units the members were trained in; 0 where no member left
-        the row out.
+        the row out. ``noise`` is the mean of those members' predicted noise
+        variances (0 unless ``heteroscedastic``).
     """
     n_members, n_rows = out_of_bag.shape
     counts = out_of_bag.sum(axis=1)
@@ -200,7 +278,8 @@ def _out_of_bag_members(ensemble, X, prior, out_of_bag, n_out_of_bag):
     order = np.argsort(~out_of_bag, axis=1, kind="stable")[:, : max(int(counts.max()), 1)]
     valid = np.arange(order.shape[1]) < counts[:, None]
     index = torch.as_tensor(order, device=X.device)
-    values = _members_with_prior(ensemble, X[index], prior, index)[valid]  # (pairs, t)
+    values, noise = _members_with_prior(ensemble, X[index], prior, index, heteroscedastic)
+    values, noise = values[valid], noise[valid]  # (pairs, t)
     row_of = order[valid]
     m = np.maximum(n_out_of_bag, 1)[:, None]
     mean = _sum_by_row(row_of, values, n_rows) / m
@@ -208,17 +287,26 @@ def _out_of_bag_members(ensemble, X, prior, out_of_bag, n_out_of_bag):
     single = np.flatnonzero(n_out_of_bag == 1)
     if single.size:
         single_index = torch.as_tensor(single, device=X.device)
-        spread[single] = _members_with_prior(ensemble, X[single_index], prior, single_index).var(axis=0)
-    return mean, spread
+        spread[single] = _members_with_prior(ensemble, X[single_index], prior, single_index, heteroscedastic)[
+            0
+        ].var(axis=0)
+    return mean, spread, _sum_by_row(row_of, noise, n_rows) / m
 
 
-def _members_with_prior(ensemble, x, prior, index) -> np.ndarray:
-    """``f_k(x) + prior term`` in float64; ``index`` picks the prior terms' rows (per member if 2-D)."""
+def _members_with_prior(ensemble, x, prior, index, heteroscedastic=False) -> tuple[np.ndarray, np.ndarray]:
+    """``f_k(x) + prior term`` and the members' noise variances (zeros unless ``heteroscedastic``), float64.
+
+    ``index`` picks the prior terms' rows (per member if 2-D).
+    """
     Q = ensemble(x)
+    if heteroscedastic:
+        Q, noise = split_mean_variance(Q)
+    else:
+        noise = torch.zeros_like(Q)
     if prior is not None:
         rows = index if index.dim() == 2 else index.expand(Q.shape[0], -1)
         Q = Q + torch.gather(prior, 1, rows.unsqueeze(-1).expand(-1, -1, prior.shape[-1]))
-    return Q.cpu().numpy().astype(np.float64)
+    return Q.cpu().numpy().astype(np.float64), noise.cpu().numpy().astype(np.float64)
 
 
 def _sum_by_row(row_of: np.ndarray, values: np.ndarray, n_rows: int) -> np.ndarray:

@@ -33,6 +33,7 @@ from ._losses import WeightedGaussianNLL, split_mean_variance
 from ._noise import (
     NOISE_MODELS,
     OUT_OF_BAG_MAX_ROWS,
+    OutOfBagScores,
     ensure_out_of_bag_rows,
     out_of_bag_statistics,
 )
@@ -61,10 +62,19 @@ class TrainedMembers:
     noise_variance: np.ndarray
     max_epochs: int
     batch_size: int
-    #: Out-of-bag squared error in the networks' units (see
-    #: :func:`~skrpf._noise.out_of_bag_squared_error`); NaN where not
-    #: computed or where no row was left out.
-    out_of_bag_error: float = float("nan")
+    #: The out-of-bag noise estimate and scores (see
+    #: :func:`~skrpf._noise.out_of_bag_statistics`); None where not computed.
+    out_of_bag: OutOfBagScores | None = None
+
+    @property
+    def out_of_bag_error(self) -> float:
+        """Out-of-bag squared error in the networks' units; NaN where not computed or no row was left out."""
+        return float("nan") if self.out_of_bag is None else self.out_of_bag.squared_error
+
+    @property
+    def out_of_bag_log_loss(self) -> float:
+        """Out-of-bag negative log-likelihood in y's units; NaN where not computed or no row was left out."""
+        return float("nan") if self.out_of_bag is None else self.out_of_bag.log_loss
 
 
 class RandomizedPriorRegressor(RegressorMixin, RandomizedPriorBase):
@@ -131,10 +141,18 @@ class RandomizedPriorRegressor(RegressorMixin, RandomizedPriorBase):
         added to each member's targets, in the standardised units of y
         (when ``normalize_y=True``). ``"auto"``: the noise level fitted by
         the marginal likelihood on small data, 0 on large data.
-    noise : {"none", "homoscedastic", "heteroscedastic"}, default="homoscedastic"
+    noise : {"auto", "none", "homoscedastic", "heteroscedastic"}, default="auto"
         Model of the observation noise, which ``predict(X, return_std=True)``
         adds to the spread of the members (see Notes and the user guide page
-        "Predictive uncertainty and observation noise").
+        "Predictive uncertainty and observation noise"); the one used is
+        ``noise_model_``.
+
+        * ``"auto"``: ``"homoscedastic"``, except on 201 to 10,000 rows with
+          a bootstrap that leaves rows out, where heteroscedastic members
+          are trained as well and kept if the training rows are more likely
+          under their out-of-bag predictive distribution (each row predicted
+          by the members that did not train on it, with each model's noise)
+          than under the homoscedastic members'.
 
         * ``"none"``: no noise model; the std is the member spread alone,
           as in Osband et al. (2018).
@@ -285,6 +303,9 @@ class RandomizedPriorRegressor(RegressorMixin, RandomizedPriorBase):
         Epochs the schedule asked for.
     batch_size_ : int
         Rows per optimizer step.
+    noise_model_ : {"none", "homoscedastic", "heteroscedastic"}
+        The noise model of the members: ``noise``, or the one kept by
+        ``noise="auto"``.
     noise_std_ : ndarray of shape (`n_outputs_`,)
         Standard deviation of the observation noise in the units of y: 0
         for ``noise="none"``, the estimate for ``"homoscedastic"``, and for
@@ -410,7 +431,7 @@ class RandomizedPriorRegressor(RegressorMixin, RandomizedPriorBase):
         n_estimators=10,
         bootstrap="auto",
         target_noise="auto",
-        noise="homoscedastic",
+        noise="auto",
         alpha="auto",
         max_epochs="auto",
         batch_size="auto",
@@ -551,11 +572,12 @@ class RandomizedPriorRegressor(RegressorMixin, RandomizedPriorBase):
         self._network_prior_scale = hyper.network_prior_scale
         self.alpha_ = hyper.alpha
         self.activation_ = hyper.activation
+        self.noise_model_ = hyper.noise_model
         self.log_marginal_likelihood_ = hyper.log_marginal_likelihood
         self._x_mean, self._x_scale = x_mean, x_scale
         self._y_mean, self._y_scale = y_mean, y_scale
         self._noise_var = noise_var
-        if self.noise == "heteroscedastic":
+        if self.noise_model_ == "heteroscedastic":
             Xs = (X - x_mean) / x_scale
             with torch_threads(threads):
                 member_var = np.concatenate([V.mean(axis=0) for _, _, V in self._iter_standardised(Xs)])
@@ -586,30 +608,54 @@ class RandomizedPriorRegressor(RegressorMixin, RandomizedPriorBase):
         )
 
     def _train_candidates(self, X, Y, sample_weight, state, device, seeds):
-        """Train the members of a cold fit; where activations are compared, keep the best.
+        """Train the members of a cold fit; where candidates are compared, keep the best.
 
-        Every candidate activation of ``state.hyper.activation_candidates``
+        First the activations of ``state.hyper.activation_candidates``: each
         trains with the same seeds, hence the same bootstrap weights, target
         noise and batches, and the one whose out-of-bag squared error is
         smallest is kept (the first on a tie or where no row was left out).
-        Returns the state with the chosen activation and what
-        :meth:`_train` returns for it. A ``KeyboardInterrupt`` while a
-        candidate trains ends the choice: that candidate is kept as it is.
+        Then, where ``state.hyper.noise_candidates`` are given, the members
+        of the other noise models with the activation kept, again with the
+        same seeds: the one under which the rows' out-of-bag predictive
+        log-likelihood is highest is kept (the first on a tie or where no
+        row was left out). The squared error cannot rank noise models, and
+        it ranked activations better than the likelihood did on validation
+        rows (see benchmarks/RESULTS.md).
+
+        Returns the state with the choices made and what :meth:`_train`
+        returns for it. A ``KeyboardInterrupt`` while a candidate trains ends
+        the choice: that candidate is kept as it is.
         """
-        candidates = state.hyper.activation_candidates
-        if not candidates:
-            return state, self._train(X, Y, sample_weight, state, device, seeds)
+        hyper = state.hyper
+        noise_models = hyper.noise_candidates
+        score = bool(hyper.activation_candidates or noise_models)
         best = None
-        for activation in candidates:
+        for activation in hyper.activation_candidates or (hyper.activation,):
             candidate = dataclasses.replace(
-                state, hyper=dataclasses.replace(state.hyper, activation=activation, activation_candidates=())
+                state,
+                hyper=dataclasses.replace(
+                    hyper,
+                    activation=activation,
+                    activation_candidates=(),
+                    noise_model=noise_models[0] if noise_models else hyper.noise_model,
+                    noise_candidates=(),
+                ),
             )
-            fitted = self._train(X, Y, sample_weight, candidate, device, seeds, score_out_of_bag=True)
+            fitted = self._train(X, Y, sample_weight, candidate, device, seeds, score_out_of_bag=score)
             if was_interrupted(fitted.net):
                 return candidate, fitted
             # Fitted candidates are kept only until a better one is found:
             # at most two ensembles are held at once.
             if best is None or fitted.out_of_bag_error < best[1].out_of_bag_error:
+                best = (candidate, fitted)
+        for noise_model in noise_models[1:]:
+            kept = best[0]
+            hyper = dataclasses.replace(kept.hyper, noise_model=noise_model)
+            candidate = dataclasses.replace(kept, hyper=hyper)
+            fitted = self._train(X, Y, sample_weight, candidate, device, seeds, score_out_of_bag=True)
+            if was_interrupted(fitted.net):
+                return candidate, fitted
+            if fitted.out_of_bag_log_loss < best[1].out_of_bag_log_loss:
                 best = (candidate, fitted)
         return best
 
@@ -636,8 +682,10 @@ class RandomizedPriorRegressor(RegressorMixin, RandomizedPriorBase):
 
         weight_rng = np.random.RandomState(weight_seed)
         weights = draw_weights(get_resampler(hyper.bootstrap), n_samples, K, weight_rng)
-        out_of_bag_noise = self.noise == "homoscedastic" and hyper.noise_variance is None
-        if out_of_bag_noise:
+        noise_model = hyper.noise_model
+        heteroscedastic = noise_model == "heteroscedastic"
+        out_of_bag_noise = noise_model == "homoscedastic" and hyper.noise_variance is None
+        if out_of_bag_noise or score_out_of_bag:
             weights = ensure_out_of_bag_rows(weights, weight_rng)
         # Row by row, (n, K): see EnsembleDataset.
         weights_t = torch.as_tensor(
@@ -655,7 +703,7 @@ class RandomizedPriorRegressor(RegressorMixin, RandomizedPriorBase):
             if warm_ensemble is not None:
                 ensemble = copy.deepcopy(warm_ensemble).float().to(device)
             else:
-                member_outputs = 2 * n_outputs if self.noise == "heteroscedastic" else n_outputs
+                member_outputs = 2 * n_outputs if heteroscedastic else n_outputs
                 ensemble = self._new_ensemble(
                     X_t, member_outputs, n_outputs, hyper.activation, hyper.network_prior_scale, device
                 )
@@ -677,10 +725,11 @@ class RandomizedPriorRegressor(RegressorMixin, RandomizedPriorBase):
             )
             if score_out_of_bag and self.verbose == 1:
                 # One bar per candidate: say which members each one trains.
-                net_kwargs["callbacks__progress__desc"] = f"fit ({hyper.activation} members)"
+                kind = f"{hyper.activation} {noise_model}" if heteroscedastic else hyper.activation
+                net_kwargs["callbacks__progress__desc"] = f"fit ({kind} members)"
             # The loss hook: squared error (EnsembleNet's default) on targets
             # with the prior folded in, or the Gaussian NLL of heteroscedastic members.
-            if self.noise == "heteroscedastic":
+            if heteroscedastic:
                 net_kwargs["criterion"] = WeightedGaussianNLL
             # In place, in this process or in chunks of members as joblib tasks (n_jobs).
             net = self._train_members(ensemble, dataset, net_kwargs)
@@ -689,10 +738,10 @@ class RandomizedPriorRegressor(RegressorMixin, RandomizedPriorBase):
         # ensemble switches to float64 for prediction.
         ensemble.eval()
         noise_var = np.zeros(n_outputs)
-        out_of_bag_error = float("nan")
+        scores = None
         if out_of_bag_noise or score_out_of_bag:
-            # One pass over the out-of-bag rows gives both.
-            out_of_bag_noise_var, out_of_bag_error = out_of_bag_statistics(
+            # One pass over the out-of-bag rows gives the noise and the scores.
+            scores = out_of_bag_statistics(
                 ensemble,
                 X_t,
                 prior_terms,
@@ -704,17 +753,18 @@ class RandomizedPriorRegressor(RegressorMixin, RandomizedPriorBase):
                 PREDICT_BATCH_ROWS,
                 max_rows=OUT_OF_BAG_MAX_ROWS,
                 random_state=int(oob_seed),
+                heteroscedastic=heteroscedastic,
             )
             if out_of_bag_noise:
-                noise_var = out_of_bag_noise_var
-        if self.noise == "homoscedastic" and not out_of_bag_noise:
+                noise_var = scores.noise_variance
+        if noise_model == "homoscedastic" and not out_of_bag_noise:
             noise_var = np.full(n_outputs, hyper.noise_variance) * noise_scale**2
         # Prediction runs in float64 and rounds to float32 (see _iter_members).
         ensemble.double().eval()
         ensemble.cap_spread_at_prior = (
-            hyper.cap_spread_at_prior and self.noise != "heteroscedastic" and ensemble.can_cap_spread()
+            hyper.cap_spread_at_prior and not heteroscedastic and ensemble.can_cap_spread()
         )
-        if hyper.solve_output_layer and self.noise != "heteroscedastic":
+        if hyper.solve_output_layer and not heteroscedastic:
             # After the out-of-bag pass, which runs on the float32 tensors.
             self._solve_output_layer(
                 ensemble,
@@ -730,7 +780,7 @@ class RandomizedPriorRegressor(RegressorMixin, RandomizedPriorBase):
                 weights_t,
                 hyper.alpha,
             )
-        return TrainedMembers(ensemble, net, noise_var, max_epochs, batch_size, out_of_bag_error)
+        return TrainedMembers(ensemble, net, noise_var, max_epochs, batch_size, scores)
 
     @staticmethod
     def _solve_output_layer(
@@ -811,7 +861,7 @@ class RandomizedPriorRegressor(RegressorMixin, RandomizedPriorBase):
         """:meth:`_iter_predictive` on inputs already standardised and validated."""
         # PREDICT_BATCH_ROWS is read here, at call time, so that it can be patched.
         for rows, x in self._row_batches(X, PREDICT_BATCH_ROWS):
-            if self.noise == "heteroscedastic":
+            if self.noise_model_ == "heteroscedastic":
                 out, variance = split_mean_variance(self.ensemble_(x))
                 prior = self.ensemble_.prior_term(x)
                 out = out if prior is None else out + prior
@@ -1055,6 +1105,6 @@ class RandomizedPriorRegressor(RegressorMixin, RandomizedPriorBase):
         chosen = rng.choice(n_members, size=n_samples, replace=n_samples > n_members)
         members, noise_var = self._predict_all(X)
         draws = members[chosen]  # (n_samples, n, t)
-        if include_noise and self.noise != "none":
+        if include_noise and self.noise_model_ != "none":
             draws = draws + np.sqrt(noise_var[chosen]) * rng.standard_normal(draws.shape)
         return self._squeeze(np.moveaxis(draws, 0, -1), axis=1)

@@ -198,6 +198,6 @@ def _network_of(estimator, include_noise: bool = True, copy_ensemble: bool = Tru
         estimator._y_mean,
         estimator._y_scale,
         estimator._noise_var,
-        heteroscedastic=estimator.noise == "heteroscedastic",
+        heteroscedastic=estimator.noise_model_ == "heteroscedastic",
         include_noise=include_noise,
     )

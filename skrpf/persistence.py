@@ -405,6 +405,9 @@ def load(path, *, map_location="cpu", **params) -> RandomizedPriorBase:
             )
         else:
             setattr(estimator, name, _decode(value))
+    if "noise" in decoded and not hasattr(estimator, "noise_model_"):
+        # Files written before noise="auto" existed hold no noise_model_: the parameter was the model.
+        estimator.noise_model_ = decoded["noise"]
     state = {
         key[len(_ENSEMBLE_PREFIX) :]: torch.from_numpy(array)
         for key, array in arrays.items()

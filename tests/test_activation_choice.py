@@ -1,12 +1,14 @@
 """The large-data choice of the default MLP's activation by out-of-bag error.
 
 With ``module`` and ``prior`` left at None, a fit on more than
-``SMALL_DATA_MAX_ROWS`` and at most ``ACTIVATION_CHOICE_MAX_ROWS`` rows trains
+``SMALL_DATA_MAX_ROWS`` and at most ``CHOICE_MAX_ROWS`` rows trains
 ReLU and SiLU members with the same seeds and keeps the ones whose
 out-of-bag mean predicts the left-out rows better. These tests check the
 score against an explicit loop, that the choice moves the right way on a
 smooth and on a kinked target, that the kept members are exactly those of
-a fit with that activation given, and where no choice is made.
+a fit with that activation given, and where no choice is made. The noise
+model chosen after the activation (``noise="auto"``) is tested in
+``test_noise_choice.py``.
 """
 
 import numpy as np
@@ -18,6 +20,9 @@ from skrpf import MLP, RandomizedPriorRegressor, _auto
 from skrpf._noise import out_of_bag_squared_error
 
 N_ROWS = _auto.SMALL_DATA_MAX_ROWS + 100
+#: Trainings of a cold default fit on N_ROWS rows: one per activation, then
+#: the other noise models with the activation kept.
+COLD_TRAININGS = len(_auto.OUT_OF_BAG_ACTIVATIONS) + len(_auto.OUT_OF_BAG_NOISE_MODELS) - 1
 
 
 def _inputs(n=N_ROWS, seed=0):
@@ -144,8 +149,9 @@ def _count_training(monkeypatch) -> list:
 @pytest.mark.parametrize(
     "params",
     [
-        {"module": MLP(hidden_layer_sizes=(8,))},  # a module given fixes the architecture
-        {"prior": MLP(hidden_layer_sizes=(8,))},  # so does a prior given
+        # A module given fixes the architecture (the noise model, fixed too, is not compared).
+        {"module": MLP(hidden_layer_sizes=(8,)), "noise": "homoscedastic"},
+        {"prior": MLP(hidden_layer_sizes=(8,)), "noise": "homoscedastic"},  # so does a prior given
         {"noise": "heteroscedastic"},  # members predict a variance too
         {"noise": "none", "bootstrap": "none"},  # no row is left out of any member
     ],
@@ -161,11 +167,12 @@ def test_no_choice_is_made(monkeypatch, params):
 
 
 def test_no_choice_beyond_the_row_limit(monkeypatch):
-    monkeypatch.setattr(_auto, "ACTIVATION_CHOICE_MAX_ROWS", N_ROWS - 1)
+    monkeypatch.setattr(_auto, "CHOICE_MAX_ROWS", N_ROWS - 1)
     trained = _count_training(monkeypatch)
     X = _inputs()
     model = RandomizedPriorRegressor(n_estimators=3, max_epochs=2, random_state=0).fit(X, _smooth(X))
     assert model.activation_ is None
+    assert model.noise_model_ == "homoscedastic"
     assert len(trained) == 1
 
 
@@ -175,11 +182,11 @@ def test_a_warm_refit_keeps_the_chosen_activation_and_trains_once(monkeypatch):
     y = _smooth(X)
     model = RandomizedPriorRegressor(n_estimators=3, max_epochs=20, warm_start=True, random_state=0)
     model.fit(X[:-1], y[:-1])
-    assert len(trained) == len(_auto.OUT_OF_BAG_ACTIVATIONS)
-    chosen = model.activation_
+    assert len(trained) == COLD_TRAININGS
+    chosen = model.activation_, model.noise_model_
     model.fit(X, y)
-    assert model.activation_ == chosen
-    assert len(trained) == len(_auto.OUT_OF_BAG_ACTIVATIONS) + 1
+    assert (model.activation_, model.noise_model_) == chosen
+    assert len(trained) == COLD_TRAININGS + 1
 
 
 def test_an_interrupt_ends_the_choice(monkeypatch):
@@ -193,6 +200,6 @@ def test_an_interrupt_ends_the_choice(monkeypatch):
     assert len(trained) == 1
     assert len(model.net_.history) == 3
     assert model.activation_ == _auto.OUT_OF_BAG_ACTIVATIONS[0]
-    # Without the interrupt, both are trained.
+    # Without the interrupt, every candidate is trained.
     RandomizedPriorRegressor(n_estimators=3, max_epochs=3, random_state=0).fit(X, _smooth(X))
-    assert len(trained) == 1 + len(_auto.OUT_OF_BAG_ACTIVATIONS)
+    assert len(trained) == 1 + COLD_TRAININGS

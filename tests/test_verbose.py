@@ -98,12 +98,17 @@ def test_other_verbose_values_are_refused(verbose):
 
 
 def test_verbose_1_names_the_members_of_each_candidate(capsys):
-    # On 201 to 10,000 rows the default module trains ReLU and SiLU members:
-    # one bar each, labelled, so that two bars do not read as one fit twice.
+    # On 201 to 10,000 rows the defaults train ReLU and SiLU members, then
+    # heteroscedastic members of the activation kept: one bar each,
+    # labelled, so that three bars do not read as one fit thrice.
     X_large = np.linspace(-1, 1, 300).reshape(-1, 1)
-    RandomizedPriorRegressor(n_estimators=2, max_epochs=2, verbose=1, random_state=0).fit(
+    model = RandomizedPriorRegressor(n_estimators=2, max_epochs=2, verbose=1, random_state=0).fit(
         X_large, np.sin(3 * X_large).ravel()
     )
     lines = capsys.readouterr().err.rstrip("\n").split("\n")
     labels = [line.split("\r")[-1].split(":")[0] for line in lines]
-    assert labels == ["fit (relu members)", "fit (silu members)"]
+    assert labels == [
+        "fit (relu members)",
+        "fit (silu members)",
+        f"fit ({model.activation_} heteroscedastic members)",
+    ]
