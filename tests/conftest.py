@@ -31,6 +31,26 @@ def fixed_regressor(**params) -> RandomizedPriorRegressor:
     return RandomizedPriorRegressor(**{**FIXED_HYPERPARAMETERS, **params})
 
 
+def record_trainings(monkeypatch) -> list:
+    """Patch the regressor so that every training of members appends its resolved hyper-parameters.
+
+    A cold fit that compares candidates trains once per candidate; the
+    returned list tells how many trainings ran and with what (``activation``,
+    ``noise_model``).
+    """
+    from skrpf import _regressor
+
+    trained: list = []
+    original = _regressor.RandomizedPriorRegressor._train
+
+    def recording_train(self, X, Y, sample_weight, state, *args, **kwargs):
+        trained.append(state.hyper)
+        return original(self, X, Y, sample_weight, state, *args, **kwargs)
+
+    monkeypatch.setattr(_regressor.RandomizedPriorRegressor, "_train", recording_train)
+    return trained
+
+
 class InterruptAfter(Callback):
     """Raise KeyboardInterrupt at the end of the given epoch, as Ctrl-C would."""
 

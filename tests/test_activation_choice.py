@@ -14,7 +14,7 @@ model chosen after the activation (``noise="auto"``) is tested in
 import numpy as np
 import pytest
 import torch
-from conftest import InterruptAfter
+from conftest import InterruptAfter, record_trainings
 
 from skrpf import MLP, RandomizedPriorRegressor, _auto
 from skrpf._noise import out_of_bag_squared_error
@@ -131,21 +131,6 @@ def test_the_lower_out_of_bag_error_wins(monkeypatch):
     assert model.activation_ == min(scores, key=scores.get)
 
 
-def _count_training(monkeypatch) -> list:
-    """Patch the regressor so that every training of members appends to the returned list."""
-    from skrpf import _regressor
-
-    trained: list = []
-    original = _regressor.RandomizedPriorRegressor._train
-
-    def counting_train(self, *args, **kwargs):
-        trained.append(1)
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(_regressor.RandomizedPriorRegressor, "_train", counting_train)
-    return trained
-
-
 @pytest.mark.parametrize(
     "params",
     [
@@ -157,7 +142,7 @@ def _count_training(monkeypatch) -> list:
     ],
 )
 def test_no_choice_is_made(monkeypatch, params):
-    trained = _count_training(monkeypatch)
+    trained = record_trainings(monkeypatch)
     X = _inputs()
     model = RandomizedPriorRegressor(n_estimators=3, max_epochs=2, random_state=0, **params).fit(
         X, _smooth(X)
@@ -168,7 +153,7 @@ def test_no_choice_is_made(monkeypatch, params):
 
 def test_no_choice_beyond_the_row_limit(monkeypatch):
     monkeypatch.setattr(_auto, "CHOICE_MAX_ROWS", N_ROWS - 1)
-    trained = _count_training(monkeypatch)
+    trained = record_trainings(monkeypatch)
     X = _inputs()
     model = RandomizedPriorRegressor(n_estimators=3, max_epochs=2, random_state=0).fit(X, _smooth(X))
     assert model.activation_ is None
@@ -177,7 +162,7 @@ def test_no_choice_beyond_the_row_limit(monkeypatch):
 
 
 def test_a_warm_refit_keeps_the_chosen_activation_and_trains_once(monkeypatch):
-    trained = _count_training(monkeypatch)
+    trained = record_trainings(monkeypatch)
     X = _inputs()
     y = _smooth(X)
     model = RandomizedPriorRegressor(n_estimators=3, max_epochs=20, warm_start=True, random_state=0)
@@ -192,7 +177,7 @@ def test_a_warm_refit_keeps_the_chosen_activation_and_trains_once(monkeypatch):
 def test_an_interrupt_ends_the_choice(monkeypatch):
     # Ctrl-C while the first candidate trains stops the fit there, as it does
     # a fit without a choice: the second candidate is not trained.
-    trained = _count_training(monkeypatch)
+    trained = record_trainings(monkeypatch)
     X = _inputs()
     model = RandomizedPriorRegressor(
         n_estimators=3, max_epochs=10, callbacks=[InterruptAfter(3)], random_state=0

@@ -12,6 +12,7 @@ with the noise model given, and where no choice is made.
 import numpy as np
 import pytest
 import torch
+from conftest import record_trainings
 from scipy.special import softplus
 from scipy.stats import norm
 
@@ -152,49 +153,34 @@ def test_the_higher_out_of_bag_likelihood_wins(monkeypatch):
         assert model.noise_model_ == min(kept, key=kept.get)
 
 
-def _count_training(monkeypatch) -> list:
-    """Patch the regressor so that every training of members appends its noise model to the returned list."""
-    from skrpf import _regressor
-
-    trained: list = []
-    original = _regressor.RandomizedPriorRegressor._train
-
-    def counting_train(self, X, Y, sample_weight, state, *args, **kwargs):
-        trained.append(state.hyper.noise_model)
-        return original(self, X, Y, sample_weight, state, *args, **kwargs)
-
-    monkeypatch.setattr(_regressor.RandomizedPriorRegressor, "_train", counting_train)
-    return trained
-
-
 @pytest.mark.parametrize("noise", ["none", "homoscedastic", "heteroscedastic"])
 def test_a_noise_model_given_is_used_without_a_choice(monkeypatch, noise):
-    trained = _count_training(monkeypatch)
+    trained = record_trainings(monkeypatch)
     X = _inputs()
     model = RandomizedPriorRegressor(
         module=MLP(hidden_layer_sizes=(8,)), n_estimators=3, max_epochs=2, noise=noise, random_state=0
     ).fit(X, _target(X, 0.1))
-    assert trained == [noise]
+    assert [hyper.noise_model for hyper in trained] == [noise]
     assert model.noise_model_ == noise
 
 
 def test_a_module_given_still_compares_the_noise_models(monkeypatch):
-    trained = _count_training(monkeypatch)
+    trained = record_trainings(monkeypatch)
     X = _inputs()
     RandomizedPriorRegressor(
         module=MLP(hidden_layer_sizes=(8,)), n_estimators=3, max_epochs=2, random_state=0
     ).fit(X, _target(X, 0.1))
-    assert trained == list(_auto.OUT_OF_BAG_NOISE_MODELS)
+    assert [hyper.noise_model for hyper in trained] == list(_auto.OUT_OF_BAG_NOISE_MODELS)
 
 
 @pytest.mark.parametrize("n_rows", [_auto.SMALL_DATA_MAX_ROWS, N_ROWS])
 def test_no_choice_on_small_data_or_beyond_the_row_limit(monkeypatch, n_rows):
     # Small data: the evidence fits the noise level; beyond the limit, homoscedastic.
     monkeypatch.setattr(_auto, "CHOICE_MAX_ROWS", N_ROWS - 1)
-    trained = _count_training(monkeypatch)
+    trained = record_trainings(monkeypatch)
     X = _inputs(n_rows)
     model = RandomizedPriorRegressor(n_estimators=3, max_epochs=2, random_state=0).fit(X, _target(X, 0.1))
-    assert trained == ["homoscedastic"]
+    assert [hyper.noise_model for hyper in trained] == ["homoscedastic"]
     assert model.noise_model_ == "homoscedastic"
 
 
