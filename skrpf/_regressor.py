@@ -18,7 +18,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _validation as checks
-from ._auto import is_auto
+from ._auto import NOISE_CHOICE_MARGIN, is_auto
 from ._auto import resolve as resolve_auto
 from ._base import (
     PREDICT_BATCH_ROWS,
@@ -616,10 +616,11 @@ class RandomizedPriorRegressor(RegressorMixin, RandomizedPriorBase):
         smallest is kept (the first on a tie or where no row was left out).
         Then, where ``state.hyper.noise_candidates`` are given, the members
         of the other noise models with the activation kept, again with the
-        same seeds: the one under which the rows' out-of-bag predictive
-        log-likelihood is highest is kept (the first on a tie or where no
-        row was left out). The squared error cannot rank noise models, and
-        it ranked activations better than the likelihood did on validation
+        same seeds: one is kept instead of the first if the rows' out-of-bag
+        predictive negative log-likelihood under it is lower by more than
+        ``NOISE_CHOICE_MARGIN`` nats per row and target (not where no row
+        was left out). The squared error cannot rank noise models, and it
+        ranked activations better than the likelihood did on validation
         rows (see benchmarks/RESULTS.md).
 
         Returns the state with the choices made and what :meth:`_train`
@@ -655,7 +656,8 @@ class RandomizedPriorRegressor(RegressorMixin, RandomizedPriorBase):
             fitted = self._train(X, Y, sample_weight, candidate, device, seeds, score_out_of_bag=True)
             if was_interrupted(fitted.net):
                 return candidate, fitted
-            if fitted.out_of_bag_log_loss < best[1].out_of_bag_log_loss:
+            margin = NOISE_CHOICE_MARGIN * Y.shape[1]
+            if fitted.out_of_bag_log_loss < best[1].out_of_bag_log_loss - margin:
                 best = (candidate, fitted)
         return best
 

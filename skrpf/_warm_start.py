@@ -11,8 +11,8 @@ inputs and outputs keep their meaning:
 * the standardisation of X and y (means, scales and the length scale folded
   into the input scale), computed on the data of the cold fit;
 * the resolved hyper-parameters (length scale, prior scale, target noise,
-  alpha, bootstrap, optimizer, activation): the marginal-likelihood search
-  is not run again;
+  alpha, bootstrap, optimizer, activation, noise model): the
+  marginal-likelihood search and the out-of-bag choices are not run again;
 * the priors, and the members' weights as the starting point.
 
 A cold fit is made instead whenever that state would not fit the new call:
