@@ -9,7 +9,8 @@ Here both are fit to the toy problem of
 :ref:`sphx_glr_auto_examples_plot_paper_toy.py` (twenty rows) with their
 defaults plus a noise model: a
 :class:`~sklearn.gaussian_process.kernels.WhiteKernel` for the GP, and the
-estimator's default ``noise="homoscedastic"`` for the ensemble, so that both
+estimator's default ``noise="auto"`` for the ensemble (homoscedastic on
+twenty rows), so that both
 bands describe noisy observations of y.
 
 Both fit their hyper-parameters to the data by the same criterion, the

@@ -1,9 +1,11 @@
-"""The homoscedastic noise model: one noise variance per target, from out-of-bag residuals.
+"""What the rows left out of members tell: the homoscedastic noise, and scores of the fit.
 
 The members' spread measures model uncertainty only. ``noise="homoscedastic"``
 adds one observation-noise variance per target, estimated after training from
 rows that some members did not train on (bootstrap weight 0): those members'
-mean predicts the row out of sample, at no extra training cost.
+mean predicts the row out of sample, at no extra training cost. The same pass
+scores a fit for the choices among candidates: the out-of-bag squared error
+(activations) and predictive log-likelihood (noise models).
 """
 
 from __future__ import annotations

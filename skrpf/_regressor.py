@@ -149,10 +149,11 @@ class RandomizedPriorRegressor(RegressorMixin, RandomizedPriorBase):
 
         * ``"auto"``: ``"homoscedastic"``, except on 201 to 10,000 rows with
           a bootstrap that leaves rows out, where heteroscedastic members
-          are trained as well and kept if the training rows are more likely
-          under their out-of-bag predictive distribution (each row predicted
-          by the members that did not train on it, with each model's noise)
-          than under the homoscedastic members'.
+          are trained as well and kept if the training rows are markedly
+          more likely under their out-of-bag predictive distribution (each
+          row predicted by the members that did not train on it, with each
+          model's noise) than under the homoscedastic members': by more
+          than 0.3 nats per row and target.
 
         * ``"none"``: no noise model; the std is the member spread alone,
           as in Osband et al. (2018).
