@@ -330,9 +330,10 @@ def ensure_out_of_bag_rows(weights: np.ndarray, rng: np.random.RandomState) -> n
         return weights
     if n_members < 2:
         raise ValueError(
-            'noise="homoscedastic" estimates the noise from rows a member did not train on; '
-            "with a bootstrap that leaves no row out this needs n_estimators >= 2. Use a "
-            'resampling bootstrap such as "multinomial", more members, or another noise model.'
+            'noise="homoscedastic" estimates the noise, and noise="auto" on 201 to 10,000 rows '
+            "chooses it, from rows a member did not train on; with a bootstrap that leaves no row "
+            'out this needs n_estimators >= 2. Use a resampling bootstrap such as "multinomial", '
+            "more members, or another noise model."
         )
     folds = rng.permutation(n_samples) % n_members
     weights = weights.copy()

@@ -386,8 +386,11 @@ class RandomizedPriorRegressor(RegressorMixin, RandomizedPriorBase):
     exactly. On 201 to 10,000 rows with the default module, the members
     are trained twice, with ReLU and with SiLU activations, on the same
     bootstrap weights, and the ensemble whose out-of-bag mean predicts the
-    rows it left out with the smaller squared error is kept. See the user
-    guide, "Hyper-parameters fitted to the data".
+    rows it left out with the smaller squared error is kept; with
+    ``noise="auto"``, heteroscedastic members of that activation are then
+    trained on the same weights and kept if the rows' out-of-bag predictive
+    negative log-likelihood is lower by more than 0.3 nats per row. See the
+    user guide, "Hyper-parameters fitted to the data".
 
     Interrupting ``fit`` with ``KeyboardInterrupt`` while the members train
     stops training at that point, as in skorch: the estimator is fitted with

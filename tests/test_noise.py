@@ -184,6 +184,10 @@ def test_bad_noise_values_are_refused(data_1d):
         fast_regressor(noise="gaussian").fit(X, y)
     with pytest.raises(ValueError, match="needs n_estimators >= 2"):
         fast_regressor(noise="homoscedastic", bootstrap="none", n_estimators=1).fit(X, y)
+    # "auto" compares noise models by rows left out on 201 to 10,000 rows: the same need.
+    X_large = np.linspace(0, 1, 300)[:, None]
+    with pytest.raises(ValueError, match='noise="auto" on 201 to 10,000 rows'):
+        fast_regressor(noise="auto", bootstrap="none", n_estimators=1).fit(X_large, X_large[:, 0])
     model = fast_regressor(noise="homoscedastic", max_epochs=2).fit(X, y)
     with pytest.raises(ValueError, match="include_noise"):
         model.predict(X, return_std=True, include_noise="yes")
