@@ -29,20 +29,9 @@ NOISE_MODELS = ("auto", "none", "homoscedastic", "heteroscedastic")
 OUT_OF_BAG_MAX_ROWS = 20_000
 
 
-def out_of_bag_noise_variance(
-    ensemble,
-    X_t,
-    prior_terms,
-    Y,
-    weights,
-    sample_weight,
-    y_mean,
-    y_scale,
-    batch_rows,
-    max_rows=None,
-    random_state=None,
-) -> np.ndarray:
-    """Homoscedastic noise variance per target from out-of-bag residuals, in y's units.
+@dataclass(frozen=True)
+class OutOfBagScores:
+    """What one pass over the out-of-bag rows tells about a fitted ensemble.
 
     Row ``i`` is predicted by the mean of the ``m_i`` members that did not
     train on it (bootstrap weight 0). If the members behave like posterior
@@ -51,71 +40,31 @@ def out_of_bag_noise_variance(
     member at a point it did not see: the noise draw, the error of the
     posterior mean, and the error of averaging only ``m_i`` draws. ``s_i**2``
     is estimated by the unbiased variance among those ``m_i`` members (the
-    whole ensemble's variance where ``m_i = 1``), so the noise variance is
-    the weighted mean of ``residual**2 - (1 + 1/m_i) * s_i**2``, floored at
-    a tiny positive value.
+    whole ensemble's variance where ``m_i = 1``).
 
     Subtracting the spread of the out-of-bag members, not the whole
     ensemble's, matters: the members that trained on a row agree there, so
     the whole ensemble's spread underestimates the out-of-bag error, and the
     noise of nearly noise-free targets came out far too large.
-
-    The pass streams over the rows in batches, in float32, and reuses the
-    prior terms computed for the targets. Each member is evaluated on its
-    own out-of-bag rows only (about a third of them under the multinomial
-    bootstrap, see :func:`_out_of_bag_members`), plus the few rows that have
-    a single out-of-bag member, so the pass costs well under one forward
-    pass of the trainable members. With more than ``max_rows`` rows, a
-    uniform random subset of ``max_rows`` of them (drawn from
-    ``random_state``) is used instead of all.
     """
-    return out_of_bag_statistics(
-        ensemble,
-        X_t,
-        prior_terms,
-        Y,
-        weights,
-        sample_weight,
-        y_mean,
-        y_scale,
-        batch_rows,
-        max_rows,
-        random_state,
-    ).noise_variance
 
-
-def out_of_bag_squared_error(
-    ensemble, X_t, prior_terms, Y, weights, sample_weight, batch_rows, max_rows=None, random_state=None
-) -> float:
-    """Weighted mean squared error of the out-of-bag means, summed over targets.
-
-    How well the ensemble predicts rows its members did not train on, in
-    the units the members were trained in (``Y`` in those units too): a
-    score to compare candidate members fitted with the same bootstrap
-    weights, as cross-validation would, at the cost of one pass over the
-    out-of-bag rows. NaN when no row was left out. The rows and the
-    subsampling beyond ``max_rows`` are those of
-    :func:`out_of_bag_noise_variance`.
-    """
-    return out_of_bag_statistics(
-        ensemble, X_t, prior_terms, Y, weights, sample_weight, 0.0, 1.0, batch_rows, max_rows, random_state
-    ).squared_error
-
-
-@dataclass(frozen=True)
-class OutOfBagScores:
-    """What one pass over the out-of-bag rows tells about a fitted ensemble."""
-
-    #: Homoscedastic noise variance per target, in y's units (see
-    #: :func:`out_of_bag_noise_variance`); the members' own mean predicted
-    #: variance for heteroscedastic members.
+    #: Noise variance per target, in y's units. Homoscedastic members: the
+    #: weighted mean of ``residual**2 - (1 + 1/m_i) * s_i**2``, floored at a
+    #: tiny positive value. Heteroscedastic members: the weighted mean of
+    #: their own predicted variances, out of bag.
     noise_variance: np.ndarray
     #: Weighted mean squared error of the out-of-bag means, summed over
-    #: targets, in the networks' units (see :func:`out_of_bag_squared_error`).
+    #: targets, in the networks' units: how well the members predict rows
+    #: they did not train on, a score to compare candidates trained with the
+    #: same bootstrap weights, as cross-validation would.
     squared_error: float
-    #: Weighted mean Gaussian negative log-likelihood of the rows under the
-    #: out-of-bag predictive distribution, summed over targets, in y's units
-    #: (see :func:`out_of_bag_log_loss`).
+    #: Weighted mean negative log-likelihood of the rows, summed over
+    #: targets, in y's units, under their out-of-bag predictive distribution:
+    #: Gaussian with the out-of-bag mean and the variance
+    #: ``noise_i + (1 + 1/m_i) * s_i**2``, where ``noise_i`` is the
+    #: homoscedastic estimate or the mean of the out-of-bag members' own
+    #: predicted variances. It scores the noise model as well as the mean,
+    #: as a GP's marginal likelihood scores a kernel.
     log_loss: float
 
 
@@ -133,20 +82,21 @@ def out_of_bag_statistics(
     random_state=None,
     heteroscedastic=False,
 ) -> OutOfBagScores:
-    """The noise estimate and the scores of a fitted ensemble from one pass over its out-of-bag rows.
+    """The noise estimate and the scores of a fitted ensemble, from one pass over its out-of-bag rows.
 
     ``Y`` is in y's units; the networks' units are ``(Y - y_mean) / y_scale``.
-    A fit that needs several of them (the noise estimate of a candidate
-    being compared with others) runs the members over their out-of-bag rows
-    once. ``heteroscedastic`` members output a mean and a raw variance per
-    target (see :func:`~skrpf._losses.split_mean_variance`).
+    ``heteroscedastic`` members output a mean and a raw variance per target
+    (see :func:`~skrpf._losses.split_mean_variance`). What is computed is
+    described in :class:`OutOfBagScores`.
 
-    Row ``i``'s out-of-bag predictive distribution is Gaussian, with the
-    mean of the ``m_i`` members that did not train on it and the variance
-    ``noise_i + (1 + 1/m_i) * s_i**2``: ``s_i**2`` the spread among those
-    members (as in :func:`out_of_bag_noise_variance`), ``noise_i`` the
-    homoscedastic estimate, or the mean of those members' own predicted
-    variances for heteroscedastic members.
+    The pass streams over the rows in batches, in float32, and reuses the
+    prior terms computed for the targets. Each member is evaluated on its
+    own out-of-bag rows only (about a third of them under the multinomial
+    bootstrap, see :func:`_out_of_bag_members`), plus the few rows that have
+    a single out-of-bag member, so the pass costs well under one forward
+    pass of the trainable members. With more than ``max_rows`` rows, a
+    uniform random subset of ``max_rows`` of them (drawn from
+    ``random_state``) is used instead of all.
 
     Returns
     -------
@@ -180,43 +130,6 @@ def out_of_bag_statistics(
     variance = np.maximum(variance, floor)
     log_loss = 0.5 * (np.log(2 * np.pi * variance) + squared_residual / variance)
     return OutOfBagScores(noise_variance, squared_error, float(row_weight @ log_loss.sum(axis=1)) / total)
-
-
-def out_of_bag_log_loss(
-    ensemble,
-    X_t,
-    prior_terms,
-    Y,
-    weights,
-    sample_weight,
-    batch_rows,
-    max_rows=None,
-    random_state=None,
-    heteroscedastic=False,
-) -> float:
-    """Weighted mean negative log-likelihood of the rows under their out-of-bag predictive distribution.
-
-    Cross-validation by the members themselves: each row is scored by the
-    members that did not train on it, with the noise model the ensemble
-    would predict with (see :func:`out_of_bag_statistics`), so ensembles
-    trained with the same bootstrap weights but different noise models can
-    be compared, as a GP compares kernels by their marginal likelihood. In
-    the units of ``Y``; NaN when no row was left out.
-    """
-    return out_of_bag_statistics(
-        ensemble,
-        X_t,
-        prior_terms,
-        Y,
-        weights,
-        sample_weight,
-        0.0,
-        1.0,
-        batch_rows,
-        max_rows,
-        random_state,
-        heteroscedastic,
-    ).log_loss
 
 
 def _subsample(X_t, prior_terms, Y, weights, sample_weight, max_rows, random_state):

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 from skorch.callbacks import Callback
 
 from skrpf import MLP, RandomizedPriorRegressor
@@ -29,6 +30,23 @@ def fast_regressor(**params) -> RandomizedPriorRegressor:
 def fixed_regressor(**params) -> RandomizedPriorRegressor:
     """The estimator with the fixed (large-data) hyper-parameters and the given parameters."""
     return RandomizedPriorRegressor(**{**FIXED_HYPERPARAMETERS, **params})
+
+
+def lookup_ensemble(members: np.ndarray):
+    """A stand-in for a fitted ensemble whose member outputs are given: (K, n, t) float32 values.
+
+    Its "inputs" are row numbers (a column of floats), so that the
+    out-of-bag passes of ``skrpf._noise`` can look up any batch of rows, one
+    batch for all members (B, 1) or one per member (K, B, 1).
+    """
+    stacked = torch.as_tensor(members, dtype=torch.float32)
+
+    def ensemble(x):
+        if x.dim() == 3:
+            return torch.stack([member[x_k[:, 0].long()] for member, x_k in zip(stacked, x, strict=True)])
+        return stacked[:, x[:, 0].long()]
+
+    return ensemble
 
 
 def record_trainings(monkeypatch) -> list:

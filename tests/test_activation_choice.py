@@ -14,10 +14,10 @@ model chosen after the activation (``noise="auto"``) is tested in
 import numpy as np
 import pytest
 import torch
-from conftest import InterruptAfter, record_trainings
+from conftest import InterruptAfter, lookup_ensemble, record_trainings
 
 from skrpf import MLP, RandomizedPriorRegressor, _auto
-from skrpf._noise import out_of_bag_squared_error
+from skrpf._noise import out_of_bag_statistics
 
 N_ROWS = _auto.SMALL_DATA_MAX_ROWS + 100
 #: Trainings of a cold default fit on N_ROWS rows: one per activation, then
@@ -37,22 +37,16 @@ def _kinked(X):
     return np.abs(np.abs(X[:, 0]) - 1) + np.abs(X[:, 1])
 
 
-def test_out_of_bag_squared_error_matches_an_explicit_per_row_loop():
+def test_the_out_of_bag_squared_error_matches_an_explicit_per_row_loop():
     rng = np.random.RandomState(0)
     n, n_members, n_targets = 120, 5, 2
     members = rng.standard_normal((n_members, n, n_targets))
     Y = rng.standard_normal((n, n_targets))
     weights = rng.multinomial(n, np.full(n, 1 / n), size=n_members).astype(float)
     sample_weight = rng.uniform(0.5, 2.0, size=n)
-    stacked = torch.as_tensor(members, dtype=torch.float32)
-
-    def ensemble(x):  # the "inputs" are row numbers, so any batch can be looked up
-        if x.dim() == 3:  # one batch of rows per member
-            return torch.stack([member[x_k[:, 0].long()] for member, x_k in zip(stacked, x, strict=True)])
-        return stacked[:, x[:, 0].long()]
-
+    ensemble = lookup_ensemble(members)
     rows = torch.arange(n, dtype=torch.float32)[:, None]
-    got = out_of_bag_squared_error(ensemble, rows, None, Y, weights, sample_weight, batch_rows=17)
+    got = out_of_bag_statistics(ensemble, rows, None, Y, weights, sample_weight, 0.0, 1.0, 17).squared_error
 
     total, weight = 0.0, 0.0
     for i in range(n):
@@ -64,9 +58,9 @@ def test_out_of_bag_squared_error_matches_an_explicit_per_row_loop():
         weight += sample_weight[i]
     np.testing.assert_allclose(got, total / weight, rtol=1e-5)
     # No row left out: no score.
-    assert np.isnan(
-        out_of_bag_squared_error(ensemble, rows, None, Y, np.ones_like(weights), sample_weight, 17)
-    )
+    no_rows_out = np.ones_like(weights)
+    scores = out_of_bag_statistics(ensemble, rows, None, Y, no_rows_out, sample_weight, 0.0, 1.0, 17)
+    assert np.isnan(scores.squared_error)
 
 
 @pytest.mark.parametrize(("target", "expected"), [(_smooth, "silu"), (_kinked, "relu")])

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from conftest import fast_regressor
+from conftest import fast_regressor, lookup_ensemble
 from sklearn.model_selection import GridSearchCV, KFold
 
 from skrpf import MLP, RandomizedPriorRegressor
@@ -234,21 +234,16 @@ def _posterior_like_members(n, n_members, noise_std, spread, seed=0):
 
 
 def _oob_noise(members, y, weights, batch_rows, sample_weight=None):
-    from skrpf._noise import out_of_bag_noise_variance
+    from skrpf._noise import out_of_bag_statistics
 
     n = len(y)
-    stacked = torch.as_tensor(members[:, :, None], dtype=torch.float32)
-
-    def ensemble(x):  # the "inputs" are row numbers, so any batch can be looked up
-        if x.dim() == 3:  # one batch of rows per member
-            return torch.stack([member[x_k[:, 0].long()] for member, x_k in zip(stacked, x)])
-        return stacked[:, x[:, 0].long()]
-
     rows = torch.arange(n, dtype=torch.float32)[:, None]
     sample_weight = np.ones(n) if sample_weight is None else sample_weight
-    return out_of_bag_noise_variance(
+    ensemble = lookup_ensemble(members[:, :, None])
+    scores = out_of_bag_statistics(
         ensemble, rows, None, y[:, None], weights, sample_weight, 0.0, 1.0, batch_rows
     )
+    return scores.noise_variance
 
 
 def test_out_of_bag_noise_matches_an_explicit_per_row_loop():

@@ -12,13 +12,13 @@ with the noise model given, and where no choice is made.
 import numpy as np
 import pytest
 import torch
-from conftest import record_trainings
+from conftest import lookup_ensemble, record_trainings
 from scipy.special import softplus
 from scipy.stats import norm
 
 from skrpf import MLP, RandomizedPriorRegressor, _auto, persistence
 from skrpf._losses import MIN_NOISE_VARIANCE
-from skrpf._noise import out_of_bag_log_loss
+from skrpf._noise import out_of_bag_statistics
 
 N_ROWS = _auto.SMALL_DATA_MAX_ROWS + 100
 
@@ -36,20 +36,8 @@ def _two_noise_levels(X):
     return np.where(X[:, 1] > 0, 0.5, 0.02)
 
 
-def _lookup_ensemble(members):
-    """A stand-in ensemble whose "inputs" are row numbers, so that any batch of rows can be looked up."""
-    stacked = torch.as_tensor(members, dtype=torch.float32)
-
-    def ensemble(x):
-        if x.dim() == 3:  # one batch of rows per member
-            return torch.stack([member[x_k[:, 0].long()] for member, x_k in zip(stacked, x, strict=True)])
-        return stacked[:, x[:, 0].long()]
-
-    return ensemble
-
-
 @pytest.mark.parametrize("heteroscedastic", [False, True])
-def test_out_of_bag_log_loss_matches_an_explicit_per_row_loop(heteroscedastic):
+def test_the_out_of_bag_log_loss_matches_an_explicit_per_row_loop(heteroscedastic):
     rng = np.random.RandomState(0)
     n, n_members, n_targets = 120, 5, 2
     outputs = 2 * n_targets if heteroscedastic else n_targets
@@ -58,9 +46,11 @@ def test_out_of_bag_log_loss_matches_an_explicit_per_row_loop(heteroscedastic):
     weights = rng.multinomial(n, np.full(n, 1 / n), size=n_members).astype(float)
     sample_weight = rng.uniform(0.5, 2.0, size=n)
     rows = torch.arange(n, dtype=torch.float32)[:, None]
-    got = out_of_bag_log_loss(
-        _lookup_ensemble(members), rows, None, Y, weights, sample_weight, 17, heteroscedastic=heteroscedastic
+    ensemble = lookup_ensemble(members)
+    scores = out_of_bag_statistics(
+        ensemble, rows, None, Y, weights, sample_weight, 0.0, 1.0, 17, heteroscedastic=heteroscedastic
     )
+    got = scores.log_loss
 
     values = members.astype(np.float32).astype(np.float64)
     means, raw = values[..., :n_targets], values[..., n_targets:]
@@ -76,7 +66,7 @@ def test_out_of_bag_log_loss_matches_an_explicit_per_row_loop(heteroscedastic):
         member_noise[i] = (softplus(raw[left_out, i]) + MIN_NOISE_VARIANCE).mean(axis=0)
     total_weight = sum(sample_weight[i] for i in scored)
     if not heteroscedastic:
-        # The homoscedastic estimate of the same pass (see out_of_bag_noise_variance).
+        # The homoscedastic estimate of the same pass (OutOfBagScores.noise_variance).
         excess = sum(sample_weight[i] * ((Y[i] - mean[i]) ** 2 - spread[i]) for i in scored)
         noise = np.maximum(excess / total_weight, MIN_NOISE_VARIANCE)
     expected = 0.0
@@ -86,7 +76,9 @@ def test_out_of_bag_log_loss_matches_an_explicit_per_row_loop(heteroscedastic):
     np.testing.assert_allclose(got, expected / total_weight, rtol=1e-5)
     # No row left out: no score.
     no_rows_out = np.ones_like(weights)
-    score = out_of_bag_log_loss(_lookup_ensemble(members), rows, None, Y, no_rows_out, sample_weight, 17)
+    score = out_of_bag_statistics(
+        lookup_ensemble(members), rows, None, Y, no_rows_out, sample_weight, 0.0, 1.0, 17
+    ).log_loss
     assert np.isnan(score)
 
 
