@@ -204,3 +204,35 @@ def test_a_file_without_the_noise_model_loads_with_the_parameter_as_the_model(tm
     assert loaded.noise_model_ == "none"
     model.noise_model_ = "none"
     np.testing.assert_array_equal(loaded.predict(X, return_std=True), model.predict(X, return_std=True))
+
+
+def test_gradients_and_the_exported_network_follow_the_kept_noise_model():
+    # With noise="auto" the parameter does not say which members were kept:
+    # the gradients and to_torch() must read noise_model_ (heteroscedastic
+    # members output a mean and a variance, which the forward-mode gradient
+    # path does not take).
+    X = _inputs()
+    y = _target(X, _two_noise_levels(X))
+    model = RandomizedPriorRegressor(n_estimators=3, max_epochs=30, random_state=0).fit(X, y)
+    assert (model.noise, model.noise_model_) == ("auto", "heteroscedastic")
+    rows = np.array([[0.3, -1.0], [-0.5, 1.0]])
+    network = model.to_torch()
+    with torch.no_grad():
+        exported_mean, exported_std = network(torch.as_tensor(rows))
+    mean, std = model.predict(rows, return_std=True)
+    np.testing.assert_allclose(exported_mean.numpy()[:, 0], mean, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(exported_std.numpy()[:, 0], std, rtol=1e-5, atol=1e-6)
+    for x in rows:
+        x = x.reshape(1, -1)
+        _, _, mean_grad, std_grad = model.predict(
+            x, return_std=True, return_mean_grad=True, return_std_grad=True
+        )
+        # Central differences of predict, whose members are rounded to float32:
+        # a step of 1e-3 keeps that rounding near 1e-4 of the gradient.
+        step = 1e-3 * np.eye(2)
+        up = [model.predict(x + s, return_std=True) for s in step]
+        down = [model.predict(x - s, return_std=True) for s in step]
+        fd_mean = np.array([(u[0][0] - d[0][0]) / 2e-3 for u, d in zip(up, down, strict=True)])
+        fd_std = np.array([(u[1][0] - d[1][0]) / 2e-3 for u, d in zip(up, down, strict=True)])
+        np.testing.assert_allclose(mean_grad, fd_mean, rtol=2e-3, atol=2e-3)
+        np.testing.assert_allclose(std_grad, fd_std, rtol=2e-3, atol=2e-3)
