@@ -112,13 +112,15 @@ def out_of_bag_statistics(
     if total == 0:
         return OutOfBagScores(np.broadcast_to(floor, Y.shape[1]).copy(), float("nan"), float("nan"))
     # Per row, in y's units: the out-of-bag mean, the variance of that mean
-    # as a guess of a new member's value ((1 + 1/m) s^2) and the members' noise.
+    # as a guess of a new member's value ((1 + 1/m) s^2) and, for
+    # heteroscedastic members, their noise.
     mean, spread, member_noise = (np.empty_like(Y) for _ in range(3))
     passes = _out_of_bag_passes(ensemble, X_t, prior_terms, weights, batch_rows, heteroscedastic)
     for rows, oob_mean, oob_spread, oob_noise, m in passes:
         mean[rows] = oob_mean * y_scale + y_mean
         spread[rows] = (1 + 1 / np.maximum(m, 1)[:, None]) * oob_spread * y_scale**2
-        member_noise[rows] = oob_noise * y_scale**2
+        if oob_noise is not None:
+            member_noise[rows] = oob_noise * y_scale**2
     squared_residual = (Y - mean) ** 2
     squared_error = float(row_weight @ (squared_residual / y_scale**2).sum(axis=1)) / total
     if heteroscedastic:
@@ -182,10 +184,12 @@ def _out_of_bag_members(ensemble, X, prior, out_of_bag, n_out_of_bag, heterosced
 
     Returns
     -------
-    mean, spread, noise : ndarray of shape (B, t), float64
+    mean, spread : ndarray of shape (B, t), float64
         In the units the members were trained in; 0 where no member left
-        the row out. ``noise`` is the mean of those members' predicted noise
-        variances (0 unless ``heteroscedastic``).
+        the row out.
+    noise : ndarray of shape (B, t), float64, or None
+        The mean of those members' predicted noise variances; None unless
+        ``heteroscedastic``.
     """
     n_members, n_rows = out_of_bag.shape
     counts = out_of_bag.sum(axis=1)
@@ -194,7 +198,7 @@ def _out_of_bag_members(ensemble, X, prior, out_of_bag, n_out_of_bag, heterosced
     valid = np.arange(order.shape[1]) < counts[:, None]
     index = torch.as_tensor(order, device=X.device)
     values, noise = _members_with_prior(ensemble, X[index], prior, index, heteroscedastic)
-    values, noise = values[valid], noise[valid]  # (pairs, t)
+    values = values[valid]  # (pairs, t)
     row_of = order[valid]
     m = np.maximum(n_out_of_bag, 1)[:, None]
     mean = _sum_by_row(row_of, values, n_rows) / m
@@ -202,26 +206,31 @@ def _out_of_bag_members(ensemble, X, prior, out_of_bag, n_out_of_bag, heterosced
     single = np.flatnonzero(n_out_of_bag == 1)
     if single.size:
         single_index = torch.as_tensor(single, device=X.device)
-        spread[single] = _members_with_prior(ensemble, X[single_index], prior, single_index, heteroscedastic)[
-            0
-        ].var(axis=0)
-    return mean, spread, _sum_by_row(row_of, noise, n_rows) / m
+        single_values, _ = _members_with_prior(
+            ensemble, X[single_index], prior, single_index, heteroscedastic
+        )
+        spread[single] = single_values.var(axis=0)
+    if noise is not None:
+        noise = _sum_by_row(row_of, noise[valid], n_rows) / m
+    return mean, spread, noise
 
 
-def _members_with_prior(ensemble, x, prior, index, heteroscedastic=False) -> tuple[np.ndarray, np.ndarray]:
-    """``f_k(x) + prior term`` and the members' noise variances (zeros unless ``heteroscedastic``), float64.
+def _members_with_prior(
+    ensemble, x, prior, index, heteroscedastic=False
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """``f_k(x) + prior term`` and the members' noise variances (None unless ``heteroscedastic``), float64.
 
     ``index`` picks the prior terms' rows (per member if 2-D).
     """
     Q = ensemble(x)
+    noise = None
     if heteroscedastic:
-        Q, noise = split_mean_variance(Q)
-    else:
-        noise = torch.zeros_like(Q)
+        Q, variance = split_mean_variance(Q)
+        noise = variance.cpu().numpy().astype(np.float64)
     if prior is not None:
         rows = index if index.dim() == 2 else index.expand(Q.shape[0], -1)
         Q = Q + torch.gather(prior, 1, rows.unsqueeze(-1).expand(-1, -1, prior.shape[-1]))
-    return Q.cpu().numpy().astype(np.float64), noise.cpu().numpy().astype(np.float64)
+    return Q.cpu().numpy().astype(np.float64), noise
 
 
 def _sum_by_row(row_of: np.ndarray, values: np.ndarray, n_rows: int) -> np.ndarray:

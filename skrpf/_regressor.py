@@ -638,12 +638,9 @@ class RandomizedPriorRegressor(RegressorMixin, RandomizedPriorBase):
         for activation in hyper.activation_candidates or (hyper.activation,):
             candidate = dataclasses.replace(
                 state,
+                # hyper.noise_model is the first noise candidate already.
                 hyper=dataclasses.replace(
-                    hyper,
-                    activation=activation,
-                    activation_candidates=(),
-                    noise_model=noise_models[0] if noise_models else hyper.noise_model,
-                    noise_candidates=(),
+                    hyper, activation=activation, activation_candidates=(), noise_candidates=()
                 ),
             )
             fitted = self._train(X, Y, sample_weight, candidate, device, seeds, score_out_of_bag=score)
